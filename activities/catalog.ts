@@ -1,0 +1,97 @@
+/**
+ * The entitlement catalog: every entitlement a requester may ask for, where Vault issues it, how long it may
+ * last and who approves it. The worker loads it once at start and refuses to start when it is invalid, so a
+ * broken catalog denies everything instead of allowing anything.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+import { identitySchema, MAX_WINDOW_SECONDS } from '../workflows/request';
+
+/** A requester pattern: an exact identity, or a prefix ending in `*` such as `ci:*`. */
+const requesterPattern = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*:([A-Za-z0-9._@/-]{1,128}|[A-Za-z0-9._@/-]{0,127}\*)$/, 'use an identity such as ci:deploy-pipeline, or a prefix ending in * such as ci:*');
+
+const entitlementSchema = z
+  .object({
+    description: z.string().min(1),
+    /** The only environment this entitlement may be used from. */
+    environment: z.string().min(1),
+    /** Identities allowed to request it. */
+    requesters: z.array(requesterPattern).min(1, 'list at least one requester identity or prefix, such as ci:*'),
+    maxDurationSeconds: z.number().int().min(1).max(MAX_WINDOW_SECONDS),
+    vault: z
+      .object({
+        mount: z.string().regex(/^[a-z0-9][a-z0-9/_-]*$/, 'use a Vault mount path such as database'),
+        templateRole: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use the name of a role in that mount'),
+      })
+      .strict(),
+    approval: z
+      .object({
+        autoApprove: z.boolean().default(false),
+        approvers: z.array(identitySchema).default([]),
+        quorum: z.number().int().min(0).default(1),
+        deadlineSeconds: z.number().int().min(1).max(7 * 24 * 3600),
+      })
+      .strict()
+      .refine((rule) => rule.autoApprove || rule.quorum >= 1, {
+        message: 'quorum must be at least 1 unless autoApprove is true',
+        path: ['quorum'],
+      })
+      .refine((rule) => rule.autoApprove || rule.approvers.length >= rule.quorum, {
+        message: 'approvers must list at least quorum identities',
+        path: ['approvers'],
+      }),
+  })
+  .strict();
+
+const catalogSchema = z
+  .object({
+    entitlements: z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'entitlement names are lowercase words joined by dashes'),
+      entitlementSchema,
+    ),
+  })
+  .strict();
+
+export type Entitlement = z.output<typeof entitlementSchema>;
+
+/** A validated catalog and the hash that identifies its exact content in every decision. */
+export interface Catalog {
+  entitlements: Record<string, Entitlement>;
+  /** `sha256:` and the first 16 hex digits of the file's SHA-256. */
+  version: string;
+  /** The file it was loaded from, for messages. */
+  path: string;
+}
+
+/**
+ * Reads and validates a catalog file.
+ * Throws an Error naming the file, the field and the fix when it is missing, not JSON or not valid.
+ */
+export function loadCatalog(path: string): Catalog {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read entitlement catalog ${path}: ${(err as Error).message}; set JIT_CATALOG to the catalog file`);
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`entitlement catalog ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+
+  const result = catalogSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    throw new Error(`entitlement catalog ${path} is invalid: ${problems.join('; ')}`);
+  }
+
+  const version = `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  return { entitlements: result.data.entitlements, version, path };
+}

@@ -1,0 +1,95 @@
+/**
+ * The activities of the access-request workflow, bound to the worker's catalog, Vault and database settings.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { Client as PgClient } from 'pg';
+
+import type { GrantRecord, PolicyDecision } from '../workflows/definitions';
+import { parseAccessRequest, type AccessRequest } from '../workflows/request';
+import type { Catalog } from './catalog';
+import { evaluate } from './policy';
+import { VaultGateway, type IssueInput, type RevokeInput, type VaultSettings } from './vault';
+
+export interface ActivityDependencies {
+  /** Returns the catalog in force; called on every evaluation so a reload takes effect at once. */
+  catalog: () => Catalog;
+  vault: VaultSettings;
+  /**
+   * A PostgreSQL connection string with the right to read `pg_roles` and `pg_stat_activity` on the target
+   * database. When set, revocation is reported only after the database confirms the user is gone.
+   */
+  verifyDatabaseUrl?: string;
+}
+
+/** Creates the activity functions; the worker registers the returned object. */
+export function createActivities(deps: ActivityDependencies) {
+  const vault = new VaultGateway(deps.vault);
+
+  return {
+    /** Evaluates policy for a request. Never throws for a deny: the decision carries the reasons. */
+    async evaluatePolicy(request: AccessRequest, stage: PolicyDecision['stage']): Promise<PolicyDecision> {
+      let checked: AccessRequest;
+      try {
+        checked = parseAccessRequest(request);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidAccessRequest');
+      }
+      return evaluate(deps.catalog(), checked, stage, new Date());
+    },
+
+    /** Issues the credential. A retry first revokes whatever an earlier attempt of the same grant created. */
+    async issueCredential(input: Omit<IssueInput, 'attempt'>): Promise<GrantRecord> {
+      const grant = await vault.issue({ ...input, attempt: Context.current().info.attempt });
+      Context.current().log.info('credential issued', {
+        requestId: input.requestId,
+        leaseId: grant.leaseId,
+        username: grant.username,
+        expiresAt: grant.expiresAt,
+      });
+      return grant;
+    },
+
+    /** Revokes every lease of the grant and deletes its Vault role. Safe to repeat. */
+    async revokeCredential(input: RevokeInput): Promise<void> {
+      await vault.revoke(input);
+      Context.current().log.info('credential revoked', { vaultRole: input.vaultRole });
+    },
+
+    /**
+     * Reads back that no lease of the grant is alive and, when a verification database is configured, that the
+     * database user no longer exists and has no open session. Throws, and so is retried, until both hold.
+     */
+    async verifyRevocation(input: RevokeInput & { username?: string }): Promise<string[]> {
+      const checks: string[] = [];
+      const live = await vault.liveLeases(input);
+      if (live.length > 0) {
+        throw new Error(`${live.length} lease(s) under ${input.mount}/creds/${input.vaultRole} are still alive`);
+      }
+      checks.push('Vault lease lookup: no live lease');
+
+      if (deps.verifyDatabaseUrl && input.username) {
+        const { roles, sessions } = await countDatabaseUser(deps.verifyDatabaseUrl, input.username);
+        if (roles > 0 || sessions > 0) {
+          throw new Error(`database user ${input.username} still exists (${roles} role, ${sessions} session(s))`);
+        }
+        checks.push('PostgreSQL: role dropped, no session open');
+      }
+      return checks;
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+async function countDatabaseUser(url: string, username: string): Promise<{ roles: number; sessions: number }> {
+  const client = new PgClient({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const roles = await client.query('SELECT count(*)::int AS n FROM pg_roles WHERE rolname = $1', [username]);
+    const sessions = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [username]);
+    return { roles: roles.rows[0].n, sessions: sessions.rows[0].n };
+  } finally {
+    await client.end();
+  }
+}

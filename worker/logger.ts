@@ -1,0 +1,31 @@
+/**
+ * Structured logs for the worker and the Temporal runtime, through pino. Every line is one JSON object with
+ * stable keys (requestId, leaseId, phase); no call site passes a password or token.
+ */
+import { DefaultLogger, type LogEntry, Runtime } from '@temporalio/worker';
+import pino from 'pino';
+
+/** The process-wide logger. LOG_LEVEL sets the level (trace, debug, info, warn, error); the default is info. */
+export const logger = pino({
+  level: process.env.LOG_LEVEL ?? 'info',
+  base: { service: 'jit-access-worker' },
+  redact: { paths: ['password', 'token', 'wrappingToken', '*.password', '*.token', '*.wrappingToken'], censor: '[redacted]' },
+});
+
+const LEVELS = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+
+/**
+ * Routes the Temporal SDK's own logs, including workflow and activity logs, into pino.
+ * Runtime.install may run once per process; later calls are ignored.
+ */
+export function installTemporalLogging(): void {
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('INFO', (entry: LogEntry) => {
+        logger[LEVELS[entry.level]]({ ...entry.meta }, entry.message);
+      }),
+    });
+  } catch {
+    // Already installed by an earlier worker in this process.
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Worker settings from the environment, validated with zod so a missing or malformed value stops the worker at
+ * start with the variable's name and the fix.
+ */
+import { z } from 'zod';
+
+import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
+
+const settingsSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  JIT_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
+  JIT_CATALOG: z.string().default('config/entitlements.json'),
+  VAULT_ADDR: z.url({ message: 'VAULT_ADDR must be a URL such as http://127.0.0.1:8200' }),
+  VAULT_TOKEN: z.string().min(1, 'VAULT_TOKEN must be set to a token with the worker policy'),
+  JIT_VERIFY_DATABASE_URL: z.string().optional(),
+});
+
+export type WorkerSettings = z.output<typeof settingsSchema>;
+
+/** Reads the settings; throws an Error naming each missing or invalid variable. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const result = settingsSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new Error(`invalid worker settings: ${problems.join('; ')}. Run "npm run stack -- env" for a local stack's values.`);
+}

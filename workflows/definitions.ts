@@ -1,0 +1,156 @@
+/**
+ * Signals, queries, search attributes and the state shapes shared by the access-request workflow, its
+ * activities and its clients. Importing this module starts no workflow code, so clients may use it directly.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** The workflow type name that clients start and list. */
+export const ACCESS_REQUEST_WORKFLOW = 'accessRequest';
+
+/** The task queue the worker polls unless JIT_TASK_QUEUE says otherwise. */
+export const DEFAULT_TASK_QUEUE = 'jit-access';
+
+/**
+ * Lifecycle phases, in order. `denied`, `expired`, `revoked` and `failed` are final.
+ * `revoked` is reached only after the revocation was verified by a read-back.
+ */
+export type Phase =
+  | 'evaluating'
+  | 'pending-approval'
+  | 'issuing'
+  | 'granted'
+  | 'revoking'
+  | 'revoked'
+  | 'denied'
+  | 'expired'
+  | 'failed';
+
+export const FINAL_PHASES: readonly Phase[] = ['revoked', 'denied', 'expired', 'failed'];
+
+/** Who may approve a request and how many distinct approvals it needs. */
+export interface ApprovalRule {
+  /** True when policy lets the request skip human approval. */
+  autoApprove: boolean;
+  /** Identities allowed to approve, such as `user:alice`. The requester is never eligible. */
+  approvers: string[];
+  /** Distinct eligible approvals required. */
+  quorum: number;
+  /** Seconds the request waits for its quorum before it expires. */
+  deadlineSeconds: number;
+}
+
+/** Where and how Vault issues the credential for an entitlement. */
+export interface VaultTarget {
+  /** Mount path of the database secrets engine, such as `database`. */
+  mount: string;
+  /** The role whose creation and revocation statements each grant copies. */
+  templateRole: string;
+}
+
+/** One policy evaluation, kept in the workflow history as an activity result and exposed by the status query. */
+export interface PolicyDecision {
+  allow: boolean;
+  /** Why: one line per rule, each saying whether it passed. */
+  reasons: string[];
+  /** Content hash of the catalog the decision was made with. */
+  policyVersion: string;
+  /** When the decision was made, as an ISO 8601 timestamp. */
+  decidedAt: string;
+  /** `request` before approval, `issue` just before the credential is created. */
+  stage: 'request' | 'issue';
+  /** Present only on allow. */
+  approval?: ApprovalRule;
+  /** The longest window this entitlement grants, in seconds. Present only on allow. */
+  maxDurationSeconds?: number;
+  /** Present only on allow. */
+  vault?: VaultTarget;
+}
+
+/** A vote cast by signal; the workflow decides whether it counts. */
+export interface ApprovalVote {
+  approver: string;
+  /** Required for a denial, optional for an approval. */
+  reason?: string;
+}
+
+/** A vote as the workflow recorded it, with the reason it did or did not count. */
+export interface RecordedVote extends ApprovalVote {
+  decision: 'approve' | 'deny';
+  counted: boolean;
+  /** Why a vote was not counted; absent when it counted. */
+  rejectedBecause?: string;
+  at: string;
+}
+
+/**
+ * What the workflow knows about the credential it issued. Never contains the secret itself: the password
+ * travels to the requester inside a single-use Vault wrapping token.
+ */
+export interface GrantRecord {
+  leaseId: string;
+  /** The database user Vault created; not a secret, and needed to audit sessions. */
+  username: string;
+  /** The per-grant Vault role that carries this grant's TTL. */
+  vaultRole: string;
+  /** Single-use Vault response-wrapping token for `{ username, password }`; it expires with the window. */
+  wrappingToken: string;
+  issuedAt: string;
+  /** When Vault itself ends the lease. Never later than the approved window. */
+  expiresAt: string;
+}
+
+/** The outcome of revocation, recorded after a read-back. */
+export interface RevocationRecord {
+  revokedAt: string;
+  /** Seconds between the end of the window (or the release) and the verified revocation. */
+  lagSeconds: number;
+  /** What the read-back checked, such as `lease lookup: not found`. */
+  checks: string[];
+  /** What ended the window. */
+  cause: 'window-ended' | 'released' | 'revoked-by-operator' | 'cancelled';
+}
+
+/** The answer of the `status` query. */
+export interface AccessRequestStatus {
+  requestId: string;
+  phase: Phase;
+  requester: string;
+  entitlement: string;
+  environment: string;
+  durationSeconds: number;
+  reason: string;
+  ticket: string;
+  decisions: PolicyDecision[];
+  votes: RecordedVote[];
+  approvalDeadline?: string;
+  grant?: GrantRecord;
+  revocation?: RevocationRecord;
+  /** A one-line explanation of a final phase other than `revoked`. */
+  outcome?: string;
+}
+
+/** Approve the request. Counted only from an eligible approver other than the requester, once each. */
+export const approveSignal = defineSignal<[ApprovalVote]>('approve');
+
+/** Deny the request. From an eligible approver, the first denial ends the request. */
+export const denySignal = defineSignal<[ApprovalVote]>('deny');
+
+/** The requester has finished the task: revoke now instead of at the end of the window. */
+export const releaseSignal = defineSignal<[{ by: string }]>('release');
+
+/** An operator ends the grant, or the pending request, immediately. */
+export const revokeSignal = defineSignal<[{ by: string; reason: string }]>('revoke');
+
+/** The full state of the request; answered from memory, so it is cheap to poll. */
+export const statusQuery = defineQuery<AccessRequestStatus>('status');
+
+export const requesterKey = defineSearchAttributeKey('JitRequester', SearchAttributeType.KEYWORD);
+export const entitlementKey = defineSearchAttributeKey('JitEntitlement', SearchAttributeType.KEYWORD);
+export const environmentKey = defineSearchAttributeKey('JitEnvironment', SearchAttributeType.KEYWORD);
+export const phaseKey = defineSearchAttributeKey('JitStatus', SearchAttributeType.KEYWORD);
+
+/** The custom search attributes the Temporal namespace must have, as `name=Type` for `temporal` flags. */
+export const SEARCH_ATTRIBUTES = ['JitRequester', 'JitEntitlement', 'JitEnvironment', 'JitStatus'].map(
+  (name) => `${name}=Keyword`,
+);

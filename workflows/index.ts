@@ -1,0 +1,2 @@
+/** The workflows this project registers with its worker. */
+export { accessRequest } from './access-request';
