@@ -127,14 +127,6 @@ export class VaultGateway {
     }
   }
 
-  /** Unwraps a response-wrapping token; used by the requester's SDK, which holds no Vault token of its own. */
-  async unwrap<T>(wrappingToken: string): Promise<T> {
-    const response = await this.call('write', 'sys/wrapping/unwrap', () =>
-      this.client.write('sys/wrapping/unwrap', {}, { headers: { 'X-Vault-Token': wrappingToken } }),
-    );
-    return response.data as T;
-  }
-
   private async call<T = any>(method: string, path: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();

@@ -1,0 +1,10 @@
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{{name}}') THEN
+    PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';
+    EXECUTE format('REASSIGN OWNED BY %I TO orders_owner', '{{name}}');
+    EXECUTE format('DROP OWNED BY %I', '{{name}}');
+    EXECUTE format('DROP ROLE %I', '{{name}}');
+  END IF;
+END
+$$;

@@ -1,0 +1,114 @@
+/**
+ * The main job, end to end against the running local stack: a deploy pipeline requests read-write access to the
+ * production orders database, an approver approves, the credential Vault issues logs in and writes a row, and
+ * when the window ends the credential is revoked and the same login fails.
+ *
+ * Run through `npm run demo`, which starts the stack first. Exits non-zero if any step does not behave as shown.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+
+import { formatStatus } from '../client/format';
+import { requestAccess } from '../client/sdk';
+import { approveSignal, statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+
+const WINDOW_SECONDS = Number(process.env.DEMO_WINDOW_SECONDS ?? 20);
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set; run the demo through "npm run demo", which starts the stack`);
+  return value;
+}
+
+function say(message: string): void {
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+async function login(username: string, password: string): Promise<PgClient> {
+  const url = new URL(requireEnv('JIT_DATABASE_URL_TEMPLATE').replace('USER', 'user').replace('PASSWORD', 'password'));
+  const db = new PgClient({
+    host: url.hostname,
+    port: Number(url.port),
+    database: url.pathname.slice(1),
+    user: username,
+    password,
+    connectionTimeoutMillis: 5_000,
+  });
+  await db.connect();
+  return db;
+}
+
+async function main(): Promise<void> {
+  const temporalAddress = requireEnv('TEMPORAL_ADDRESS');
+  const ui = requireEnv('TEMPORAL_UI');
+  const vaultAddr = requireEnv('VAULT_ADDR');
+  const client = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
+
+  say(`deploy pipeline requests orders-db-readwrite in production for ${WINDOW_SECONDS}s (ticket CHG-1042)`);
+  const approver = 'user:alice';
+  const pending = requestAccess(
+    client,
+    {
+      requester: 'ci:deploy-pipeline',
+      entitlement: 'orders-db-readwrite',
+      environment: 'production',
+      durationSeconds: WINDOW_SECONDS,
+      reason: 'apply the schema migration of release 4.2.0',
+      ticket: 'CHG-1042',
+      task: { pipeline: 'orders-deploy', run: '1042', commit: '9f2c1e7' },
+    },
+    {
+      vaultAddr,
+      onPhase: async (status) => {
+        if (status.phase === 'pending-approval') {
+          say(`run: ${ui}/namespaces/default/workflows/${status.requestId}`);
+          for (const reason of status.decisions[0]?.reasons ?? []) say(`  policy: ${reason}`);
+          say(`waiting for approval; ${approver} approves (same as: npx jit approve ${status.requestId} --as ${approver})`);
+          await client.workflow.getHandle(status.requestId).signal(approveSignal, { approver, reason: 'migration reviewed' });
+        } else {
+          say(`request is ${status.phase}`);
+        }
+      },
+    },
+  );
+  const grant = await pending;
+  const { username, password } = grant.credential!;
+  say(`GRANTED: database user ${username}, lease ${grant.status.grant!.leaseId}, until ${grant.expiresAt}`);
+
+  const db = await login(username, password);
+  const inserted = await db.query<{ id: string; deployed_by: string }>(
+    'INSERT INTO deployments (release) VALUES ($1) RETURNING id, deployed_by',
+    ['4.2.0'],
+  );
+  say(`LOGIN OK: wrote deployments row ${inserted.rows[0]!.id} as ${inserted.rows[0]!.deployed_by}`);
+  await db.end();
+
+  say(`holding the credential until the window ends at ${grant.expiresAt}`);
+  const handle = client.workflow.getHandle(grant.requestId);
+  let status: AccessRequestStatus = await handle.query(statusQuery);
+  while (status.phase !== 'revoked' && status.phase !== 'failed') {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    status = await handle.query(statusQuery);
+  }
+  if (status.phase !== 'revoked') throw new Error(`expected the grant to be revoked, but it is ${status.phase}`);
+  say(`REVOKED at ${status.revocation!.revokedAt}, ${status.revocation!.lagSeconds.toFixed(1)}s after the window ended`);
+  for (const check of status.revocation!.checks) say(`  verified: ${check}`);
+
+  try {
+    const again = await login(username, password);
+    await again.end();
+    throw new Error(`login as ${username} still works after revocation`);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (message.includes('still works')) throw err;
+    say(`LOGIN FAILED as expected: ${message}`);
+  }
+
+  console.log(`\n${formatStatus(status)}\n\nInspect the run in the Temporal UI: ${ui}/namespaces/default/workflows/${grant.requestId}`);
+  await client.connection.close();
+}
+
+main().catch((err: Error) => {
+  console.error(`demo failed: ${err.message}`);
+  process.exit(1);
+});
