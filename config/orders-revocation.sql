@@ -1,3 +1,6 @@
+-- Revocation for the orders database, run by Vault in one transaction. It ends the user's sessions, hands
+-- objects the user created to orders_owner and drops the user. A user that is already gone is skipped, so a
+-- repeated revocation succeeds.
 DO $$
 BEGIN
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{{name}}') THEN

@@ -82,31 +82,7 @@ EOF
   fi
   wait_for "PostgreSQL" 30 psql_admin postgres -c 'SELECT 1' || die "PostgreSQL does not accept connections; see $STATE_DIR/postgres.log"
 
-  # The target database: a table the demo writes to, a group role that holds the entitlement's privileges,
-  # an owner for objects a revoked user created, and the user Vault manages credentials with.
-  psql_admin postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'" | grep -q 1 ||
-    psql_admin postgres -c "CREATE DATABASE $DATABASE" >/dev/null
-  psql_admin "$DATABASE" >/dev/null <<SQL
-SET client_min_messages = warning;
-DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'orders_owner') THEN CREATE ROLE orders_owner NOLOGIN; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'orders_readwrite') THEN CREATE ROLE orders_readwrite NOLOGIN; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vault_admin') THEN CREATE ROLE vault_admin LOGIN CREATEROLE; END IF;
-END \$\$;
-ALTER ROLE vault_admin WITH LOGIN CREATEROLE PASSWORD '$JIT_VAULT_ADMIN_PASSWORD';
-GRANT orders_owner, orders_readwrite TO vault_admin WITH ADMIN OPTION;
-GRANT pg_signal_backend TO vault_admin;
-CREATE TABLE IF NOT EXISTS deployments (
-  id bigserial PRIMARY KEY,
-  release text NOT NULL,
-  deployed_by text NOT NULL DEFAULT current_user,
-  deployed_at timestamptz NOT NULL DEFAULT now()
-);
-ALTER TABLE deployments OWNER TO orders_owner;
-GRANT USAGE ON SCHEMA public TO orders_readwrite;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO orders_readwrite;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO orders_readwrite;
-SQL
+  psql_admin "$DATABASE" -v vault_admin_password="$JIT_VAULT_ADMIN_PASSWORD" -f "$ROOT/config/orders-database.sql" >/dev/null
 }
 
 psql_admin() {
@@ -129,23 +105,9 @@ start_vault() {
   wait_for "Vault" 60 "$VAULT_BIN" status || die "Vault did not start; see $STATE_DIR/vault.log"
 
   step "Configuring Vault's database secrets engine for $DATABASE"
-  "$VAULT_BIN" secrets list -format=json | grep -q '"database/"' || "$VAULT_BIN" secrets enable database >/dev/null
-  "$VAULT_BIN" write -no-print "database/config/$DATABASE" \
-    plugin_name=postgresql-database-plugin \
-    connection_url="postgresql://{{username}}:{{password}}@127.0.0.1:$JIT_POSTGRES_PORT/$DATABASE?sslmode=disable" \
-    username=vault_admin password="$JIT_VAULT_ADMIN_PASSWORD" \
-    allowed_roles='*' verify_connection=true
-  # The entitlement's template role. Each grant copies these statements into a role of its own whose TTL is
-  # the window. Revocation ends the user's sessions, hands objects it created to orders_owner and drops it,
-  # and does nothing for a user that is already gone, so a repeated revoke succeeds.
-  "$VAULT_BIN" write -no-print database/roles/orders-readwrite \
-    db_name="$DATABASE" default_ttl=1h max_ttl=1h \
-    creation_statements="CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE orders_readwrite; GRANT \"{{name}}\" TO vault_admin;" \
-    revocation_statements=@"$ROOT/config/orders-revocation.sql"
-
-  "$VAULT_BIN" policy write jit-worker "$ROOT/config/vault-worker-policy.hcl" >/dev/null
   local worker_token
-  worker_token=$("$VAULT_BIN" token create -orphan -policy=jit-worker -no-default-policy -ttl=768h -field=token)
+  worker_token=$(VAULT_BIN="$VAULT_BIN" JIT_POSTGRES_HOSTPORT="127.0.0.1:$JIT_POSTGRES_PORT" JIT_CONFIG_DIR="$ROOT/config" \
+    "$ROOT/scripts/configure-vault.sh") || die "configuring Vault failed; see the messages above and $STATE_DIR/vault.log"
   sed -i '/^export VAULT_TOKEN=/d' "$ENV_FILE"
   echo "export VAULT_TOKEN=$worker_token" >>"$ENV_FILE"
   export VAULT_TOKEN="$worker_token"

@@ -2,6 +2,8 @@
  * Worker settings from the environment, validated with zod so a missing or malformed value stops the worker at
  * start with the variable's name and the fix.
  */
+import { readFileSync } from 'node:fs';
+
 import { z } from 'zod';
 
 import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
@@ -18,8 +20,18 @@ const settingsSchema = z.object({
 
 export type WorkerSettings = z.output<typeof settingsSchema>;
 
-/** Reads the settings; throws an Error naming each missing or invalid variable. */
+/**
+ * Reads the settings; throws an Error naming each missing or invalid variable. VAULT_TOKEN_FILE, when set,
+ * names a file holding the token (a container secret) and takes the place of VAULT_TOKEN.
+ */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  if (env.VAULT_TOKEN_FILE) {
+    try {
+      env = { ...env, VAULT_TOKEN: readFileSync(env.VAULT_TOKEN_FILE, 'utf8').trim() };
+    } catch (err) {
+      throw new Error(`cannot read VAULT_TOKEN_FILE ${env.VAULT_TOKEN_FILE}: ${(err as Error).message}`);
+    }
+  }
   const result = settingsSchema.safeParse(env);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);

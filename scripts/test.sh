@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command: starts a test stack of its own (real Temporal, Vault and PostgreSQL on free 127.0.0.1 ports,
+# in .jit/test-stack), type-checks, runs every test file, then checks that no credential the tests issued is
+# left in Vault or PostgreSQL, and stops the stack.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+export JIT_STATE_DIR="${JIT_TEST_STATE_DIR:-$ROOT/.jit/test-stack}"
+ensure_node_modules
+if ! command -v docker-compose >/dev/null 2>&1; then
+  [ "$(id -u)" -eq 0 ] || die "docker-compose is missing; install Debian's docker-compose package (sudo apt-get install docker-compose)"
+  step "Installing docker-compose from Debian's packages, to validate docker-compose.yml"
+  run_with_heartbeat "apt-get install docker-compose" "${TMPDIR:-/tmp}/jit-apt-docker-compose.log" \
+    bash -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-compose' ||
+    die "installing docker-compose failed; run apt-get install docker-compose by hand and rerun"
+fi
+trap '"$ROOT/scripts/stack.sh" stop' EXIT
+"$ROOT/scripts/stack.sh" start --no-worker
+
+step "Type-checking"
+(cd "$ROOT" && npx tsc --noEmit -p .)
+
+step "Running the tests"
+# One file at a time: the files share one Vault and one PostgreSQL, and the 2-core machines this runs on
+# gain nothing from parallel workers. The leftover check runs last, after every grant has ended.
+cd "$ROOT"
+node --import tsx --test --test-concurrency=1 \
+  test/request-schema.test.ts \
+  test/policy.test.ts \
+  test/cli.test.ts \
+  test/docker-compose.test.ts \
+  test/access-request.test.ts \
+  test/end-to-end.test.ts \
+  test/worker-crash.test.ts \
+  test/leftovers.test.ts

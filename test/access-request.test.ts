@@ -1,0 +1,211 @@
+/**
+ * The access-request workflow on the real Temporal dev server, issuing from real Vault into real PostgreSQL.
+ * Windows and deadlines are seconds long, set through the test catalog and the request.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+
+import { startAccessRequest, waitForDecision } from '../client/sdk';
+import {
+  ACCESS_REQUEST_WORKFLOW,
+  approveSignal,
+  denySignal,
+  releaseSignal,
+  revokeSignal,
+  statusQuery,
+  type AccessRequestStatus,
+} from '../workflows/definitions';
+import type { AccessRequestInput } from '../workflows/request';
+import { eventually, liveDatabaseLeases, liveDatabaseUsers, startHarness, type Harness } from './helpers/stack';
+
+const base: AccessRequestInput = {
+  requester: 'ci:deploy-pipeline',
+  entitlement: 'orders-db-readwrite',
+  environment: 'production',
+  durationSeconds: 3,
+  reason: 'apply the schema migration of release 4.2.0',
+  ticket: 'CHG-1042',
+};
+
+let harness: Harness;
+
+before(async () => {
+  harness = await startHarness();
+});
+
+after(async () => {
+  await harness?.stop();
+});
+
+function start(change: Partial<AccessRequestInput> = {}): Promise<WorkflowHandle> {
+  return startAccessRequest(harness.env.client, { ...base, ...change }, { taskQueue: harness.settings.JIT_TASK_QUEUE });
+}
+
+async function waitForPhase(handle: WorkflowHandle, phase: AccessRequestStatus['phase']): Promise<AccessRequestStatus> {
+  return eventually(`${handle.workflowId} to reach ${phase}`, 30_000, async () => {
+    const status = await handle.query(statusQuery);
+    return status.phase === phase ? status : undefined;
+  });
+}
+
+async function result(handle: WorkflowHandle): Promise<AccessRequestStatus> {
+  return (await handle.result()) as AccessRequestStatus;
+}
+
+describe('access request workflow', () => {
+  it('issues after approval and revokes at the window end', async () => {
+    const handle = await start();
+    await waitForPhase(handle, 'pending-approval');
+    await handle.signal(approveSignal, { approver: 'user:alice', reason: 'reviewed' });
+
+    const granted = await waitForDecision(handle);
+    assert.equal(granted.phase, 'granted');
+    assert.match(granted.grant!.leaseId, /^database\/creds\/jit-/);
+    assert.ok((await liveDatabaseUsers()).includes(granted.grant!.username));
+    const window = Date.parse(granted.grant!.expiresAt) - Date.parse(granted.grant!.issuedAt);
+    assert.ok(window <= 3_000, `lease lasts ${window} ms, longer than the 3 s window`);
+
+    const final = await result(handle);
+    assert.equal(final.phase, 'revoked');
+    assert.equal(final.revocation!.cause, 'window-ended');
+    assert.ok(final.revocation!.lagSeconds < 5, `revocation lag ${final.revocation!.lagSeconds}s`);
+    assert.deepEqual(final.revocation!.checks, ['Vault lease lookup: no live lease', 'PostgreSQL: role dropped, no session open']);
+    assert.equal(final.decisions.length, 2);
+    assert.deepEqual(final.decisions.map((decision) => decision.stage), ['request', 'issue']);
+    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+    assert.deepEqual((await liveDatabaseLeases()).filter((lease) => lease.startsWith(granted.grant!.leaseId)), []);
+  });
+
+  it('ends on a denial without issuing', async () => {
+    const handle = await start();
+    await waitForPhase(handle, 'pending-approval');
+    await handle.signal(denySignal, { approver: 'user:bob', reason: 'no migration is scheduled today' });
+
+    const final = await result(handle);
+    assert.equal(final.phase, 'denied');
+    assert.equal(final.outcome, 'denied by user:bob: no migration is scheduled today');
+    assert.equal(final.grant, undefined);
+    assert.equal(final.decisions.length, 1);
+  });
+
+  it('refuses self-approval and ineligible approvers', async () => {
+    const handle = await start();
+    await waitForPhase(handle, 'pending-approval');
+    await handle.signal(approveSignal, { approver: 'ci:deploy-pipeline' });
+    await handle.signal(approveSignal, { approver: 'user:mallory' });
+    await handle.signal(denySignal, { approver: 'user:alice' });
+
+    const status = await eventually('three recorded votes', 10_000, async () => {
+      const current = await handle.query(statusQuery);
+      return current.votes.length === 3 ? current : undefined;
+    });
+    assert.equal(status.phase, 'pending-approval');
+    assert.deepEqual(
+      status.votes.map((vote) => [vote.approver, vote.counted, vote.rejectedBecause]),
+      [
+        ['ci:deploy-pipeline', false, 'the requester cannot approve or deny its own request'],
+        ['user:mallory', false, 'user:mallory is not an eligible approver for orders-db-readwrite'],
+        ['user:alice', false, 'a denial needs a reason'],
+      ],
+    );
+    await handle.signal(revokeSignal, { by: 'user:operator', reason: 'test cleanup' });
+    assert.equal((await result(handle)).phase, 'denied');
+  });
+
+  it('counts each approver once toward the quorum', async () => {
+    const handle = await start({ entitlement: 'orders-db-two-approvers' });
+    await waitForPhase(handle, 'pending-approval');
+    await handle.signal(approveSignal, { approver: 'user:alice' });
+    await handle.signal(approveSignal, { approver: 'user:alice' });
+
+    const waiting = await eventually('both of alice\'s votes', 10_000, async () => {
+      const current = await handle.query(statusQuery);
+      return current.votes.length === 2 ? current : undefined;
+    });
+    assert.equal(waiting.phase, 'pending-approval');
+    assert.equal(waiting.votes[1]!.rejectedBecause, 'user:alice has already approved');
+
+    await handle.signal(approveSignal, { approver: 'user:bob' });
+    const granted = await waitForDecision(handle);
+    assert.equal(granted.phase, 'granted');
+    await handle.signal(releaseSignal, { by: 'ci:deploy-pipeline' });
+    assert.equal((await result(handle)).phase, 'revoked');
+  });
+
+  it('expires when the approval deadline passes', async () => {
+    const handle = await start({ entitlement: 'orders-db-two-approvers' });
+    await waitForPhase(handle, 'pending-approval');
+    await handle.signal(approveSignal, { approver: 'user:carol' });
+
+    const final = await result(handle);
+    assert.equal(final.phase, 'expired');
+    assert.equal(final.outcome, 'approval deadline passed with 1 of 2 approval(s)');
+    assert.equal(final.grant, undefined);
+  });
+
+  it('revokes early on release', async () => {
+    const handle = await start({ environment: 'staging', entitlement: 'orders-db-staging-auto', durationSeconds: 120 });
+    const granted = await waitForDecision(handle);
+    assert.equal(granted.phase, 'granted');
+    assert.equal(granted.votes.length, 0);
+
+    const releasedAt = Date.now();
+    await handle.signal(releaseSignal, { by: 'ci:deploy-pipeline' });
+    const final = await result(handle);
+    assert.equal(final.phase, 'revoked');
+    assert.equal(final.revocation!.cause, 'released');
+    assert.ok(Date.parse(final.revocation!.revokedAt) - releasedAt < 10_000);
+    assert.ok(Date.parse(final.revocation!.revokedAt) < Date.parse(granted.grant!.expiresAt));
+    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+  });
+
+  it('revokes when an operator revokes', async () => {
+    const handle = await start({ environment: 'staging', entitlement: 'orders-db-staging-auto', durationSeconds: 120 });
+    await waitForDecision(handle);
+    await handle.signal(revokeSignal, { by: 'user:operator', reason: 'suspicious queries' });
+    const final = await result(handle);
+    assert.equal(final.revocation!.cause, 'revoked-by-operator');
+  });
+
+  it('revokes when the workflow is cancelled', async () => {
+    const handle = await start({ environment: 'staging', entitlement: 'orders-db-staging-auto', durationSeconds: 120 });
+    const granted = await waitForDecision(handle);
+    await handle.cancel();
+    await eventually('the revocation after cancel', 20_000, async () => {
+      const status = await handle.query(statusQuery).catch(() => undefined);
+      return status?.phase === 'revoked' ? status : undefined;
+    });
+    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+  });
+
+  it('denies by policy before any approval', async () => {
+    const handle = await start({ environment: 'staging' });
+    const final = await result(handle);
+    assert.equal(final.phase, 'denied');
+    assert.match(final.outcome!, /FAIL environment matches: environment staging does not match/);
+    assert.equal(final.approvalDeadline, undefined);
+  });
+
+  it('fails invalid input that bypassed the SDK', async () => {
+    const handle = await harness.env.client.workflow.start(ACCESS_REQUEST_WORKFLOW, {
+      workflowId: `jit-invalid-${Date.now()}`,
+      taskQueue: harness.settings.JIT_TASK_QUEUE,
+      args: [{ ...base, durationSeconds: 0 }],
+    });
+    await assert.rejects(handle.result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String(err.cause?.message), /invalid access request: durationSeconds: durationSeconds must be at least 1 \(got 0\)/);
+      return true;
+    });
+  });
+
+  it('replays a recorded history with the current code', async () => {
+    const handle = await start({ environment: 'staging', entitlement: 'orders-db-staging-auto', durationSeconds: 2 });
+    await result(handle);
+    const history = await handle.fetchHistory();
+    await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows') }, history, handle.workflowId);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * The `jit` command as a user runs it: a separate process, against the test stack, with an in-process worker.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+import type { AccessRequestStatus } from '../workflows/definitions';
+import { eventually, free127Port, ROOT, startHarness, type Harness } from './helpers/stack';
+
+const run = promisify(execFile);
+let harness: Harness;
+
+async function jit(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin', 'jit.js'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: harness.settings.TEMPORAL_ADDRESS, JIT_TASK_QUEUE: harness.settings.JIT_TASK_QUEUE },
+    });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const failed = err as { stdout: string; stderr: string; code: number };
+    return { stdout: failed.stdout, stderr: failed.stderr, code: failed.code };
+  }
+}
+
+before(async () => {
+  harness = await startHarness();
+});
+
+after(async () => {
+  await harness?.stop();
+});
+
+describe('jit CLI', () => {
+  it('requests, approves, shows, lists and releases', async () => {
+    const requested = await jit(
+      'request', '--json',
+      '--entitlement', 'orders-db-readwrite',
+      '--requester', 'ci:deploy-pipeline',
+      '--environment', 'production',
+      '--duration', '2m',
+      '--reason', 'apply the schema migration of release 4.2.0',
+      '--ticket', 'CHG-1042',
+      '--task', 'run=1042',
+    );
+    assert.equal(requested.code, 0, requested.stderr);
+    const { requestId } = JSON.parse(requested.stdout) as { requestId: string };
+    assert.match(requestId, /^jit-orders-db-readwrite-deploy-pipeline-[0-9a-f]{8}$/);
+
+    await eventually('pending approval', 20_000, async () => {
+      const shown = await jit('status', requestId, '--json');
+      return (JSON.parse(shown.stdout) as AccessRequestStatus).phase === 'pending-approval' || undefined;
+    });
+
+    const self = await jit('approve', requestId, '--as', 'ci:deploy-pipeline');
+    assert.equal(self.code, 4);
+    assert.match(self.stdout, /not counted: the requester cannot approve or deny its own request/);
+
+    const approved = await jit('approve', requestId, '--as', 'user:alice');
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(approved.stdout, /approval by user:alice counted/);
+
+    const granted = await eventually('the grant', 20_000, async () => {
+      const shown = await jit('status', requestId);
+      return shown.stdout.includes(': granted') ? shown.stdout : undefined;
+    });
+    assert.match(granted, /policy at issue: allow/);
+    assert.match(granted, /approve by user:alice at .*: counted/);
+    assert.match(granted, /granted: user v-/);
+
+    const listed = await eventually('the request in the visibility store', 20_000, async () => {
+      const rows = JSON.parse((await jit('list', '--json', '--status', 'granted', '--requester', 'ci:deploy-pipeline')).stdout) as Array<{ requestId: string }>;
+      return rows.find((row) => row.requestId === requestId);
+    });
+    assert.deepEqual(listed, {
+      requestId,
+      status: 'granted',
+      requester: 'ci:deploy-pipeline',
+      entitlement: 'orders-db-readwrite',
+      environment: 'production',
+      started: (listed as { started: string }).started,
+    });
+
+    const released = await jit('release', requestId);
+    assert.equal(released.code, 0, released.stderr);
+    await eventually('the revocation', 20_000, async () => {
+      const shown = JSON.parse((await jit('status', requestId, '--json')).stdout) as AccessRequestStatus;
+      return shown.phase === 'revoked' ? shown : undefined;
+    });
+  });
+
+  it('denies with a reason', async () => {
+    const requested = await jit(
+      'request', '--json', '-e', 'orders-db-readwrite', '--requester', 'ci:deploy-pipeline', '--environment', 'production',
+      '-d', '60', '-r', 'apply the schema migration of release 4.2.0', '-t', 'CHG-1043',
+    );
+    const { requestId } = JSON.parse(requested.stdout) as { requestId: string };
+    await eventually('pending approval', 20_000, async () => {
+      const shown = JSON.parse((await jit('status', requestId, '--json')).stdout) as AccessRequestStatus;
+      return shown.phase === 'pending-approval' || undefined;
+    });
+    const denied = await jit('deny', requestId, '--as', 'user:bob', '--reason', 'freeze until Monday');
+    assert.equal(denied.code, 0, denied.stderr);
+    const shown = await eventually('the denial', 20_000, async () => {
+      const status = JSON.parse((await jit('status', requestId, '--json')).stdout) as AccessRequestStatus;
+      return status.phase === 'denied' ? status : undefined;
+    });
+    assert.equal(shown.outcome, 'denied by user:bob: freeze until Monday');
+  });
+
+  it('names a bad duration and the fix', async () => {
+    const result = await jit(
+      'request', '-e', 'orders-db-readwrite', '--requester', 'ci:deploy-pipeline', '--environment', 'production',
+      '-d', '10 minutes', '-r', 'apply the schema migration', '-t', 'CHG-1',
+    );
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /"10 minutes" is not a duration; use 90s, 15m or 2h/);
+  });
+
+  it('names an invalid request field', async () => {
+    const result = await jit(
+      'request', '-e', 'orders-db-readwrite', '--requester', 'ci:deploy-pipeline', '--environment', 'production',
+      '-d', '60', '-r', 'apply the schema migration', '-t', 'change-1',
+    );
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /ticket: use a tracker id such as OPS-1234 \(got "change-1"\)/);
+  });
+
+  it('reports an unknown request id', async () => {
+    const result = await jit('status', 'jit-does-not-exist');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /no access request with id jit-does-not-exist/);
+  });
+
+  it('explains an unreachable Temporal server', async () => {
+    const port = await free127Port();
+    const result = await jit('--address', `127.0.0.1:${port}`, 'list');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`cannot reach Temporal at 127.0.0.1:${port}.*npm run stack -- start`));
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Test access to the real local stack that `scripts/test.sh` starts: the Temporal dev server, Vault and
+ * PostgreSQL. Each test file runs its own worker on a task queue of its own, with the test catalog.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import nodeVault from 'node-vault';
+import { Client as PgClient } from 'pg';
+
+import { readSettings, type WorkerSettings } from '../../worker/settings';
+import { createJitWorker } from '../../worker/worker';
+
+export const ROOT = join(__dirname, '..', '..');
+export const TEST_CATALOG = join(ROOT, 'test', 'fixtures', 'catalog.json');
+
+/** Reads the stack's settings file into process.env, once. */
+export function loadStackEnv(): NodeJS.ProcessEnv {
+  const stateDir = process.env.JIT_STATE_DIR ?? join(ROOT, '.jit', 'test-stack');
+  let text: string;
+  try {
+    text = readFileSync(join(stateDir, 'stack.env'), 'utf8');
+  } catch {
+    throw new Error(`no stack settings in ${stateDir}; run the tests with "npm test", which starts the stack`);
+  }
+  for (const line of text.split('\n')) {
+    const match = /^export ([A-Z_]+)=(.*)$/.exec(line);
+    if (match) process.env[match[1]!] = match[2]!;
+  }
+  return process.env;
+}
+
+/** Settings for an in-process worker on a new task queue, using the test catalog. */
+export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+  loadStackEnv();
+  return {
+    ...readSettings(),
+    JIT_CATALOG: TEST_CATALOG,
+    JIT_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
+    ...overrides,
+  };
+}
+
+/** A connected test environment and a running worker; call `stop` in `after`. */
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  settings: WorkerSettings;
+  stop(): Promise<void>;
+}
+
+/** Connects to the stack's Temporal server and starts a worker in this process. */
+export async function startHarness(overrides: Partial<WorkerSettings> = {}): Promise<Harness> {
+  const settings = workerSettings(overrides);
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: settings.TEMPORAL_ADDRESS });
+  const { worker, connection } = await createJitWorker(settings);
+  const running = runWorker(worker);
+  return {
+    env,
+    settings,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await env.teardown();
+    },
+  };
+}
+
+function runWorker(worker: Worker): Promise<void> {
+  return worker.run().catch((err: Error) => {
+    console.error(`test worker stopped with an error: ${err.message}`);
+  });
+}
+
+/** A PostgreSQL client for the target database as the given user. */
+export async function connectAs(username: string, password: string): Promise<PgClient> {
+  const env = loadStackEnv();
+  const db = new PgClient({
+    host: '127.0.0.1',
+    port: Number(env.JIT_POSTGRES_PORT),
+    database: 'orders',
+    user: username,
+    password,
+    connectionTimeoutMillis: 5_000,
+  });
+  await db.connect();
+  return db;
+}
+
+/** Runs a query as the cluster's superuser, for checks the tests make behind Vault's back. */
+export async function adminQuery<T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+  const env = loadStackEnv();
+  const db = await connectAs('postgres', env.JIT_POSTGRES_PASSWORD!);
+  try {
+    return (await db.query<T>(sql, params)).rows;
+  } finally {
+    await db.end();
+  }
+}
+
+/** Lists the live lease ids under `database/creds/`, with Vault's root token. */
+export async function liveDatabaseLeases(): Promise<string[]> {
+  const env = loadStackEnv();
+  const vault = nodeVault({ endpoint: env.VAULT_ADDR, token: env.JIT_VAULT_ROOT_TOKEN, requestOptions: { timeout: 10_000 } });
+  const leases: string[] = [];
+  const walk = async (prefix: string): Promise<void> => {
+    let keys: string[];
+    try {
+      keys = (await vault.list(`sys/leases/lookup/${prefix}`)).data.keys;
+    } catch (err) {
+      if ((err as { response?: { statusCode?: number } }).response?.statusCode === 404) return;
+      throw err;
+    }
+    for (const key of keys) {
+      if (key.endsWith('/')) await walk(`${prefix}${key}`);
+      else leases.push(`${prefix}${key}`);
+    }
+  };
+  await walk('database/creds/');
+  return leases;
+}
+
+/** Names of database users Vault created (they start with `v-`) that still exist. */
+export async function liveDatabaseUsers(): Promise<string[]> {
+  const rows = await adminQuery<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1");
+  return rows.map((row) => row.rolname);
+}
+
+/** Polls `probe` every 250 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on at the moment of the call. */
+export async function free127Port(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * A worker killed with SIGKILL while a grant is held loses nothing: the window's timer lives in Temporal, and a
+ * new worker process on the same task queue revokes when the window ends.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+
+import { startAccessRequest, waitForDecision } from '../client/sdk';
+import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+import { eventually, liveDatabaseUsers, ROOT, workerSettings } from './helpers/stack';
+
+const settings = workerSettings();
+let env: TestWorkflowEnvironment;
+const children: ChildProcess[] = [];
+
+/** Starts `worker/main.ts` as its own process and resolves once it polls the task queue. */
+async function spawnWorker(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...settings },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  await eventually('the worker process to start', 60_000, async () => {
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}: ${output}`);
+    return output.includes('"worker started"') || undefined;
+  });
+  return child;
+}
+
+before(async () => {
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address: settings.TEMPORAL_ADDRESS });
+});
+
+after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await env?.teardown();
+});
+
+describe('worker crash during a grant', () => {
+  it('a new worker revokes on time after SIGKILL', async () => {
+    const first = await spawnWorker();
+    const handle = await startAccessRequest(
+      env.client,
+      {
+        requester: 'agent:release-bot',
+        entitlement: 'orders-db-staging-auto',
+        environment: 'staging',
+        durationSeconds: 12,
+        reason: 'verify the staging data after the deploy step',
+        ticket: 'OPS-78',
+      },
+      { taskQueue: settings.JIT_TASK_QUEUE },
+    );
+    const granted = await waitForDecision(handle);
+    assert.equal(granted.phase, 'granted');
+
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    assert.equal(first.signalCode, 'SIGKILL');
+    assert.ok((await liveDatabaseUsers()).includes(granted.grant!.username), 'the credential outlived its worker, as it should');
+
+    await spawnWorker();
+    const final = await eventually('the revocation by the new worker', 60_000, async () => {
+      const status: AccessRequestStatus = await handle.query(statusQuery);
+      return status.phase === 'revoked' ? status : undefined;
+    });
+    assert.equal(final.revocation!.cause, 'window-ended');
+    assert.ok(final.revocation!.lagSeconds < 5, `revocation lag ${final.revocation!.lagSeconds}s`);
+    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+  });
+});
