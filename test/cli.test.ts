@@ -72,7 +72,7 @@ describe('jit CLI', () => {
     assert.match(granted, /granted: user v-/);
 
     const listed = await eventually('the request in the visibility store', 20_000, async () => {
-      const rows = JSON.parse((await jit('list', '--json', '--status', 'granted', '--requester', 'ci:deploy-pipeline')).stdout) as Array<{ requestId: string }>;
+      const rows = JSON.parse((await jit('list', '--json', '--status', 'granted', '--requester', 'ci:deploy-pipeline')).stdout) as Array<{ requestId: string; started: string }>;
       return rows.find((row) => row.requestId === requestId);
     });
     assert.deepEqual(listed, {
@@ -81,7 +81,7 @@ describe('jit CLI', () => {
       requester: 'ci:deploy-pipeline',
       entitlement: 'orders-db-readwrite',
       environment: 'production',
-      started: (listed as { started: string }).started,
+      started: listed.started,
     });
 
     const released = await jit('release', requestId);
