@@ -3,14 +3,14 @@
  *
  * Each grant gets its own Vault role, copied from the entitlement's template role with `default_ttl` and
  * `max_ttl` set to the window. Vault therefore ends the lease at the end of the window even if no worker ever
- * runs again, and every lease a grant produced, including one from a crashed attempt, sits under one prefix
- * that revocation removes in a single call.
+ * runs again. Every lease a grant produced, including one from a crashed attempt, sits under one prefix, and
+ * revocation removes them all in a single call.
  */
 import nodeVault from 'node-vault';
 
 import type { GrantRecord, VaultTarget } from '../workflows/definitions';
 
-/** How the worker reaches Vault. The token needs the capabilities in the README's Vault section. */
+/** Vault connection settings. The token needs the capabilities in config/vault-worker-policy.hcl. */
 export interface VaultSettings {
   endpoint: string;
   token: string;

@@ -1,7 +1,7 @@
 /**
- * The main job, end to end against the running local stack: a deploy pipeline requests read-write access to the
- * production orders database, an approver approves, the credential Vault issues logs in and writes a row, and
- * when the window ends the credential is revoked and the same login fails.
+ * The main job, end to end against the running local stack. A deploy pipeline requests read-write access to the
+ * production orders database and an approver approves. The credential Vault issues logs in and writes a row.
+ * When the window ends, the credential is revoked and the same login fails.
  *
  * Run through `npm run demo`, which starts the stack first. Exits non-zero if any step does not behave as shown.
  */

@@ -12,17 +12,20 @@ info() { printf '    %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Runs a long command with its output in LOG, printing a line every 30 seconds so that nobody mistakes it
-# for a hang. On failure prints the end of the log and returns the command's exit code.
+# Runs a long command with its output in LOG, printing a line every 30 seconds so that it does not look
+# like a hang. On failure prints the end of the log and returns the command's exit code.
 run_with_heartbeat() {
   local label="$1" log="$2"
   shift 2
   local started=$SECONDS
   "$@" >"$log" 2>&1 &
-  local pid=$!
+  local pid=$! next=$((started + 30))
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
-    if (( (SECONDS - started) % 30 == 0 )); then info "$label: $((SECONDS - started))s elapsed"; fi
+    if [ "$SECONDS" -ge "$next" ]; then
+      info "$label: $((SECONDS - started))s elapsed"
+      next=$((next + 30))
+    fi
   done
   local rc=0
   wait "$pid" || rc=$?

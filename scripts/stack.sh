@@ -7,7 +7,7 @@
 #   scripts/stack.sh status                show what runs and where
 #   scripts/stack.sh env                   print the stack's settings as shell exports
 #
-# JIT_STATE_DIR (default .jit/stack) holds the Temporal SQLite file, the PostgreSQL cluster, logs and the
+# JIT_STATE_DIR (default .jit/stack) contains the Temporal SQLite file, the PostgreSQL cluster, logs and the
 # stack's generated passwords. Two stacks with different state directories run side by side on free ports.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The test command: starts a test stack of its own (real Temporal, Vault and PostgreSQL on free 127.0.0.1 ports,
-# in .jit/test-stack), type-checks, runs every test file, then checks that no credential the tests issued is
-# left in Vault or PostgreSQL, and stops the stack.
+# The test command. It starts a test stack of its own (real Temporal, Vault and PostgreSQL on free 127.0.0.1
+# ports, in .jit/test-stack), type-checks and runs every test file. The last file checks that no credential
+# the tests issued is left in Vault or PostgreSQL. The stack stops on exit.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

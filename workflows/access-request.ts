@@ -37,7 +37,7 @@ import {
   type PolicyDecision,
   type RevocationRecord,
 } from './definitions';
-import { describeIssues, accessRequestSchema } from './request';
+import { accessRequestSchema, describeIssues, identitySchema } from './request';
 
 /** Policy and issuance fail fast on bad input but retry through brief outages of Vault or the worker. */
 const { evaluatePolicy, issueCredential } = proxyActivities<Activities>({
@@ -103,25 +103,36 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
     return finish(status, 'denied', `policy denied the request: ${failedReasons(decision)}`);
   }
 
-  // 2. Approval. Votes are judged as they arrive; see countVote for the rules.
+  // 2. Approval. Votes are judged as they arrive, by judgeVote.
   const rule = decision.approval!;
   const approvedBy = new Set<string>();
   let deniedBy: ApprovalVote | undefined;
   const castVote = (kind: 'approve' | 'deny', vote: ApprovalVote) => {
     const rejection = judgeVote(status, rule.approvers, approvedBy, kind, vote);
-    status.votes.push({ ...vote, decision: kind, counted: !rejection, rejectedBecause: rejection, at: now() });
+    status.votes.push({
+      approver: String(vote?.approver),
+      reason: typeof vote?.reason === 'string' ? vote.reason.slice(0, 500) : undefined,
+      decision: kind,
+      counted: !rejection,
+      rejectedBecause: rejection,
+      at: now(),
+    });
     if (rejection) {
-      log.warn('vote not counted', { requestId: status.requestId, approver: vote.approver, rejection });
+      log.warn('vote not counted', { requestId: status.requestId, approver: String(vote?.approver), rejection });
       return;
     }
     if (kind === 'approve') approvedBy.add(vote.approver);
     else deniedBy ??= vote;
   };
+
+  // The phase is set before the handlers, so votes that arrived early, and were buffered, are judged as pending.
+  if (!rule.autoApprove) {
+    setPhase(status, 'pending-approval', `waiting for ${rule.quorum} approval(s) from ${rule.approvers.join(', ')}`);
+  }
   setHandler(approveSignal, (vote) => castVote('approve', vote));
   setHandler(denySignal, (vote) => castVote('deny', vote));
 
   if (!rule.autoApprove) {
-    setPhase(status, 'pending-approval', `waiting for ${rule.quorum} approval(s) from ${rule.approvers.join(', ')}`);
     status.approvalDeadline = new Date(Date.now() + rule.deadlineSeconds * 1000).toISOString();
     const decided = await condition(
       () => approvedBy.size >= rule.quorum || deniedBy !== undefined || operatorRevoke !== undefined,
@@ -227,6 +238,7 @@ function judgeVote(
   kind: 'approve' | 'deny',
   vote: ApprovalVote,
 ): string | undefined {
+  if (!identitySchema.safeParse(vote?.approver).success) return 'the vote carries no valid approver identity (KIND:NAME)';
   if (status.phase !== 'pending-approval') return `the request is ${status.phase}, not waiting for approval`;
   if (vote.approver === status.requester) return 'the requester cannot approve or deny its own request';
   if (!approvers.includes(vote.approver)) return `${vote.approver} is not an eligible approver for ${status.entitlement}`;
