@@ -128,27 +128,8 @@ export function buildCli(): Command {
       }),
     );
 
-  program
-    .command('approve <requestId>')
-    .description('approve a pending request')
-    .requiredOption('--as <kind:name>', 'your approver identity, such as user:alice', parseIdentity)
-    .option('-r, --reason <text>', 'optional note recorded with the approval')
-    .action(async (requestId: string, opts, command: Command) =>
-      withClient(command, async (client, options) => {
-        await castVote(client, options, requestId, 'approve', { approver: opts.as, reason: opts.reason });
-      }),
-    );
-
-  program
-    .command('deny <requestId>')
-    .description('deny a pending request')
-    .requiredOption('--as <kind:name>', 'your approver identity, such as user:alice', parseIdentity)
-    .requiredOption('-r, --reason <text>', 'why the request is denied; shown to the requester')
-    .action(async (requestId: string, opts, command: Command) =>
-      withClient(command, async (client, options) => {
-        await castVote(client, options, requestId, 'deny', { approver: opts.as, reason: opts.reason });
-      }),
-    );
+  addVoteCommand(program, 'approve');
+  addVoteCommand(program, 'deny');
 
   program
     .command('status <requestId>')
@@ -217,6 +198,22 @@ export function buildCli(): Command {
     );
 
   return program;
+}
+
+/** Adds `approve` or `deny`; a denial must give a reason, an approval may. */
+function addVoteCommand(program: Command, kind: 'approve' | 'deny'): void {
+  const command = program
+    .command(`${kind} <requestId>`)
+    .description(kind === 'approve' ? 'approve a pending request' : 'deny a pending request')
+    .requiredOption('--as <kind:name>', 'your approver identity, such as user:alice', parseIdentity);
+  if (kind === 'approve') command.option('-r, --reason <text>', 'optional note recorded with the approval');
+  else command.requiredOption('-r, --reason <text>', 'why the request is denied; shown to the requester');
+
+  command.action(async (requestId: string, opts, self: Command) =>
+    withClient(self, async (client, options) => {
+      await castVote(client, options, requestId, kind, { approver: opts.as, reason: opts.reason });
+    }),
+  );
 }
 
 async function castVote(

@@ -16,18 +16,18 @@ if ! "$vault" secrets list -format=json | grep -q '"database/"'; then
   "$vault" secrets enable database >/dev/null
 fi
 
-"$vault" write -no-print database/config/orders \
+"$vault" write database/config/orders \
   plugin_name=postgresql-database-plugin \
   connection_url="postgresql://{{username}}:{{password}}@$JIT_POSTGRES_HOSTPORT/orders?sslmode=disable" \
   username=vault_admin password="$JIT_VAULT_ADMIN_PASSWORD" \
-  allowed_roles='*' verify_connection=true
+  allowed_roles='*' verify_connection=true >/dev/null
 
 # The entitlement's template role. Each grant copies these statements into a role of its own whose TTL is the
 # window. The new user is granted to vault_admin so that revocation may reassign and drop what it owns.
-"$vault" write -no-print database/roles/orders-readwrite \
+"$vault" write database/roles/orders-readwrite \
   db_name=orders default_ttl=1h max_ttl=1h \
   creation_statements=@"$JIT_CONFIG_DIR/orders-creation.sql" \
-  revocation_statements=@"$JIT_CONFIG_DIR/orders-revocation.sql"
+  revocation_statements=@"$JIT_CONFIG_DIR/orders-revocation.sql" >/dev/null
 
 "$vault" policy write jit-worker "$JIT_CONFIG_DIR/vault-worker-policy.hcl" >/dev/null
 "$vault" token create -orphan -policy=jit-worker -no-default-policy -ttl=768h -field=token

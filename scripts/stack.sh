@@ -110,10 +110,13 @@ start_vault() {
     info "Vault already running at $VAULT_ADDR"
   else
     step "Starting Vault (dev mode, in memory) at $VAULT_ADDR"
-    # Dev mode prints the root token and unseal key in its banner; keep them out of the log file.
-    "$VAULT_BIN" server -dev -dev-listen-address="${VAULT_ADDR#http://}" -dev-root-token-id="$JIT_VAULT_ROOT_TOKEN" \
-      -dev-no-store-token > >(grep --line-buffered -v -E 'Root Token|Unseal Key' >"$STATE_DIR/vault.log") 2>&1 &
-    echo $! >"$STATE_DIR/vault.pid"
+    # Dev mode prints the root token and unseal key in its banner; a filter keeps them out of the log file.
+    # The shell writes its own pid, which exec hands to Vault, so the pid file names Vault and not the filter.
+    {
+      sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$STATE_DIR/vault.pid" \
+        "$VAULT_BIN" server -dev -dev-listen-address="${VAULT_ADDR#http://}" -dev-root-token-id="$JIT_VAULT_ROOT_TOKEN" \
+        -dev-no-store-token 2>&1 | grep --line-buffered -v -E 'Root Token|Unseal Key' >"$STATE_DIR/vault.log"
+    } </dev/null >/dev/null 2>&1 &
   fi
   export VAULT_TOKEN="$JIT_VAULT_ROOT_TOKEN"
   wait_for "Vault" 60 "$VAULT_BIN" status || die "Vault did not start; see $STATE_DIR/vault.log"

@@ -29,7 +29,7 @@ find_temporal() {
     need_go
     mkdir -p "$(dirname "$bin")"
     run_with_heartbeat "building temporal" "$CACHE_DIR/temporal-build.log" \
-      env GOBIN="$(dirname "$bin")" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" ||
+      env GOBIN="$(dirname "$bin")" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" ||
       die "building the Temporal CLI failed; check that the Go module proxy is reachable (go env GOPROXY), or set JIT_TEMPORAL_BIN to an existing temporal binary"
   fi
   echo "$bin"
@@ -49,7 +49,7 @@ find_vault() {
   done
   # The cache key covers the wrapper module, so a change of pinned versions builds anew.
   local key
-  key=$(cat "$ROOT/tools/vault/go.mod" "$ROOT/tools/vault/go.sum" "$ROOT/tools/vault/main.go" | sha256sum | cut -c1-12)
+  key=$(cat "$ROOT"/tools/vault/{go.mod,go.sum,main.go,build.sh} | sha256sum | cut -c1-12)
   local bin="$CACHE_DIR/vault-$key/vault"
   if [ ! -x "$bin" ]; then
     step "Building HashiCorp Vault $(awk '/^require github.com\/hashicorp\/vault /{print $3}' "$ROOT/tools/vault/go.mod") (MPL-2.0) from the Go module proxy"
@@ -57,7 +57,7 @@ find_vault() {
     need_go
     mkdir -p "$(dirname "$bin")"
     run_with_heartbeat "building vault" "$CACHE_DIR/vault-build.log" \
-      bash -c "cd '$ROOT/tools/vault' && go build -mod=readonly -trimpath -o '$bin.partial' . && mv '$bin.partial' '$bin'" ||
+      "$ROOT/tools/vault/build.sh" "$CACHE_DIR/vault-src-$key" "$bin" ||
       die "building Vault failed; check that the Go module proxy is reachable (go env GOPROXY), or set JIT_VAULT_BIN to an existing vault or bao binary"
   fi
   echo "$bin"
