@@ -24,6 +24,7 @@ step "Running the tests"
 # One file at a time: the files share one Vault and one PostgreSQL, and the 2-core machines this runs on
 # gain nothing from parallel workers. The leftover check runs last, after every grant has ended.
 cd "$ROOT"
+export LOG_LEVEL="${LOG_LEVEL:-warn}"
 node --import tsx --test --test-concurrency=1 \
   test/request-schema.test.ts \
   test/policy.test.ts \

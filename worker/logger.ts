@@ -13,6 +13,9 @@ export const logger = pino({
 });
 
 const LEVELS = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+const TEMPORAL_LEVEL = (Object.keys(LEVELS) as Array<keyof typeof LEVELS>).find(
+  (level) => LEVELS[level] === logger.level,
+) ?? 'ERROR';
 
 /**
  * Routes the Temporal SDK's own logs, including workflow and activity logs, into pino.
@@ -21,7 +24,7 @@ const LEVELS = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERR
 export function installTemporalLogging(): void {
   try {
     Runtime.install({
-      logger: new DefaultLogger('INFO', (entry: LogEntry) => {
+      logger: new DefaultLogger(TEMPORAL_LEVEL, (entry: LogEntry) => {
         logger[LEVELS[entry.level]]({ ...entry.meta }, entry.message);
       }),
     });

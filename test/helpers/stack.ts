@@ -12,6 +12,7 @@ import nodeVault from 'node-vault';
 import { Client as PgClient } from 'pg';
 
 import { readSettings, type WorkerSettings } from '../../worker/settings';
+import { installTemporalLogging } from '../../worker/logger';
 import { createJitWorker } from '../../worker/worker';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -54,6 +55,7 @@ export interface Harness {
 /** Connects to the stack's Temporal server and starts a worker in this process. */
 export async function startHarness(overrides: Partial<WorkerSettings> = {}): Promise<Harness> {
   const settings = workerSettings(overrides);
+  installTemporalLogging();
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: settings.TEMPORAL_ADDRESS });
   const { worker, connection } = await createJitWorker(settings);
   const running = runWorker(worker);
