@@ -21,7 +21,8 @@ const children: ChildProcess[] = [];
 async function spawnWorker(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...settings },
+    // The test waits for the worker's "worker started" line, which is logged at info level.
+    env: { ...process.env, ...settings, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

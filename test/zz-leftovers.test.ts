@@ -1,6 +1,6 @@
 /**
- * Runs last: once every test's grant has ended, neither Vault nor PostgreSQL may hold a credential the tests
- * issued.
+ * Runs last, because Node's test runner runs files in name order: once every test's grant has ended, neither
+ * Vault nor PostgreSQL may hold a credential the tests issued.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
