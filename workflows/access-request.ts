@@ -216,10 +216,11 @@ async function revokeAndVerify(
 
 /**
  * Names the per-grant Vault role. Derived from the workflow id, so every retry of issuance and every
- * revocation address the same role and its leases.
+ * revocation address the same role and its leases. The `jit-` prefix is what the worker's Vault policy allows.
  */
 function grantRoleName(requestId: string): string {
-  return `jit-${requestId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 100);
+  const name = requestId.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  return (name.startsWith('jit-') ? name : `jit-${name}`).slice(0, 100);
 }
 
 function errorMessage(err: unknown): string {
