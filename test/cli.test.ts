@@ -15,7 +15,8 @@ let harness: Harness;
 
 async function jit(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin', 'jit.js'), ...args], {
+    // The same file `npx jit` runs: the bin link npm creates for this package's own devDependency on itself.
+    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'node_modules', '.bin', 'jit'), ...args], {
       cwd: ROOT,
       env: { ...process.env, TEMPORAL_ADDRESS: harness.settings.TEMPORAL_ADDRESS, JIT_TASK_QUEUE: harness.settings.JIT_TASK_QUEUE },
     });
