@@ -18,7 +18,7 @@ import { createJitWorker } from '../../worker/worker';
 export const ROOT = join(__dirname, '..', '..');
 export const TEST_CATALOG = join(ROOT, 'test', 'fixtures', 'catalog.json');
 
-/** Reads the stack's settings file into process.env, once. */
+/** Reads the stack's settings file into process.env and returns process.env. */
 export function loadStackEnv(): NodeJS.ProcessEnv {
   const stateDir = process.env.JIT_STATE_DIR ?? join(ROOT, '.jit', 'test-stack');
   let text: string;
@@ -77,7 +77,7 @@ function runWorker(worker: Worker): Promise<void> {
   });
 }
 
-/** A PostgreSQL client for the target database as the given user. */
+/** Connects to the target database as the given user. */
 export async function connectAs(username: string, password: string): Promise<PgClient> {
   const env = loadStackEnv();
   const db = new PgClient({
@@ -125,7 +125,7 @@ export async function liveDatabaseLeases(): Promise<string[]> {
   return leases;
 }
 
-/** Names of database users Vault created (they start with `v-`) that still exist. */
+/** Lists the database users Vault created (their names start with `v-`) that still exist. */
 export async function liveDatabaseUsers(): Promise<string[]> {
   const rows = await adminQuery<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1");
   return rows.map((row) => row.rolname);
@@ -142,7 +142,7 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
   }
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on at the moment of the call. */
+/** Returns a TCP port on 127.0.0.1 that nothing listens on at the moment of the call. */
 export async function free127Port(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolve, reject) => {
