@@ -1,6 +1,6 @@
 /**
  * The entitlement catalog: every entitlement a requester may ask for, where Vault issues it, how long it may
- * last and who approves it. The worker loads it once at start and refuses to start when it is invalid, so a
+ * last and who approves it. Policy (Cedar) decides who may request it. The worker loads it at start and refuses to start when it is invalid, so a
  * broken catalog denies everything instead of allowing anything.
  */
 import { createHash } from 'node:crypto';
@@ -9,41 +9,28 @@ import { z } from 'zod';
 
 import { identitySchema, MAX_WINDOW_SECONDS } from '../workflows/request';
 
-/** A requester pattern: an exact identity, or a prefix ending in `*` such as `ci:*`. */
-const requesterPattern = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]*:([A-Za-z0-9._@/-]{1,128}|[A-Za-z0-9._@/-]{0,127}\*)$/, 'use an identity such as ci:deploy-pipeline, or a prefix ending in * such as ci:*');
-
 const entitlementSchema = z
   .object({
     description: z.string().min(1),
     /** The only environment this entitlement may be used from. */
     environment: z.string().min(1),
-    /** Identities allowed to request it. */
-    requesters: z.array(requesterPattern).min(1, 'list at least one requester identity or prefix, such as ci:*'),
     maxDurationSeconds: z.number().int().min(1).max(MAX_WINDOW_SECONDS),
     vault: z
       .object({
+        /** The Vault secrets engine type; the database engine is the one implemented. */
+        backend: z.literal('database', { message: 'backend must be "database", the only engine implemented' }),
         mount: z.string().regex(/^[a-z0-9][a-z0-9/_-]*$/, 'use a Vault mount path such as database'),
         templateRole: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use the name of a role in that mount'),
       })
       .strict(),
+    /** Who approves when policy does not allow the autoApprove action. */
     approval: z
       .object({
-        autoApprove: z.boolean().default(false),
         approvers: z.array(identitySchema).default([]),
-        quorum: z.number().int().min(0).default(1),
+        quorum: z.number().int().min(1).default(1),
         deadlineSeconds: z.number().int().min(1).max(7 * 24 * 3600),
       })
-      .strict()
-      .refine((rule) => rule.autoApprove || rule.quorum >= 1, {
-        message: 'quorum must be at least 1 unless autoApprove is true',
-        path: ['quorum'],
-      })
-      .refine((rule) => rule.autoApprove || rule.approvers.length >= rule.quorum, {
-        message: 'approvers must list at least quorum identities',
-        path: ['approvers'],
-      }),
+      .strict(),
   })
   .strict();
 

@@ -54,14 +54,14 @@ export class PolicyLoadError extends Error {
 const SCHEMA_FILE = 'schema.cedarschema';
 
 /**
- * Loads every `.cedar` file and the schema in a directory, and validates the policies against the schema.
+ * Loads every `.cedar` file in a directory and validates the policies against the schema, which by default
+ * is `schema.cedarschema` in the same directory.
  * Throws PolicyLoadError on the first file that fails, so a broken bundle never replaces a good one.
  */
-export function loadPolicyBundle(directory: string): PolicyBundle {
+export function loadPolicyBundle(directory: string, schemaPath = join(directory, SCHEMA_FILE)): PolicyBundle {
   const files = readdirSync(directory).filter((name) => name.endsWith('.cedar')).sort();
   if (files.length === 0) throw new PolicyLoadError(`no .cedar files in ${directory}; policy denies everything without them`);
 
-  const schemaPath = join(directory, SCHEMA_FILE);
   let schema: string;
   try {
     schema = readFileSync(schemaPath, 'utf8');

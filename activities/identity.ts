@@ -21,6 +21,10 @@ import {
 } from 'jose';
 import { z } from 'zod';
 
+import type { VerifiedIdentity } from '../workflows/definitions';
+
+export type { VerifiedIdentity };
+
 /** Signature algorithms an issuer may use. `none` and the HMAC family are never accepted. */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
@@ -47,16 +51,6 @@ const issuerSchema = z
 export const issuersSchema = z.object({ issuers: z.array(issuerSchema).min(1) }).strict();
 
 export type IssuerConfig = z.output<typeof issuerSchema>;
-
-/** The result of a verified token: who the requester is, and the claims policy may use. */
-export interface VerifiedIdentity {
-  /** `kind:name`, such as `ci:acme/orders-deploy`. */
-  principal: string;
-  issuer: string;
-  subject: string;
-  /** String, number and boolean claims of the token; nested claims are dropped. */
-  claims: Record<string, string | number | boolean>;
-}
 
 /** A token that was not accepted. The message names the check that failed and never contains the token. */
 export class IdentityError extends Error {
@@ -123,6 +117,7 @@ export class IdentityVerifier {
       issuer: issuer.issuer,
       subject: String(verified.sub ?? name),
       claims: flatClaims(verified),
+      groups: Array.isArray(verified.groups) ? verified.groups.filter((group): group is string => typeof group === 'string') : [],
     };
   }
 

@@ -5,15 +5,16 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
 
-import type { GrantRecord, PolicyDecision } from '../workflows/definitions';
+import type { GrantRecord, PolicyDecision, VerifiedIdentity } from '../workflows/definitions';
 import { parseAccessRequest, type AccessRequest } from '../workflows/request';
-import type { Catalog } from './catalog';
+import { IdentityError } from './identity';
 import { evaluate } from './policy';
+import type { PolicyStore } from './policy-store';
 import { VaultGateway, type IssueInput, type RevokeInput, type VaultSettings } from './vault';
 
 export interface ActivityDependencies {
-  /** Returns the catalog in force; called on every evaluation so a reload takes effect at once. */
-  catalog: () => Catalog;
+  /** The policy files in force; read on every evaluation so a reload takes effect at once. */
+  policy: PolicyStore;
   vault: VaultSettings;
   /**
    * A PostgreSQL connection string with the right to read `pg_roles` and `pg_stat_activity` on the target
@@ -22,20 +23,49 @@ export interface ActivityDependencies {
   verifyDatabaseUrl?: string;
 }
 
+/** The input of evaluatePolicy. */
+export interface PolicyInput {
+  request: AccessRequest;
+  stage: PolicyDecision['stage'];
+  /** The identity verified at the request stage; the issue stage uses it in place of the token. */
+  identity?: VerifiedIdentity;
+}
+
 /** Creates the activity functions; the worker registers the returned object. */
 export function createActivities(deps: ActivityDependencies) {
   const vault = new VaultGateway(deps.vault);
 
   return {
-    /** Evaluates policy for a request. Never throws for a deny: the decision carries the reasons. */
-    async evaluatePolicy(request: AccessRequest, stage: PolicyDecision['stage']): Promise<PolicyDecision> {
-      let checked: AccessRequest;
+    /**
+     * Verifies the requester's identity token (at the request stage) and evaluates policy. Never throws for a
+     * deny: a rejected token or a failed condition becomes a deny decision with the reason.
+     */
+    async evaluatePolicy(input: PolicyInput): Promise<PolicyDecision> {
+      let request: AccessRequest;
       try {
-        checked = parseAccessRequest(request);
+        request = parseAccessRequest(input.request);
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidAccessRequest');
       }
-      return evaluate(deps.catalog(), checked, stage, new Date());
+      const sources = deps.policy.sources;
+      const now = new Date();
+
+      let identity = input.identity;
+      if (!identity) {
+        try {
+          identity = await sources.identity.verify(request.identityToken, now);
+        } catch (err) {
+          if (!(err instanceof IdentityError)) throw err;
+          return {
+            allow: false,
+            reasons: [`FAIL identity: ${err.message}`],
+            policyVersion: `policies ${sources.bundle.version}, catalog ${sources.catalog.version}`,
+            decidedAt: now.toISOString(),
+            stage: input.stage,
+          };
+        }
+      }
+      return { ...evaluate(sources, request, identity, input.stage, now), identity };
     },
 
     /** Issues the credential. A retry first revokes whatever an earlier attempt of the same grant created. */

@@ -2,6 +2,8 @@
  * `jit`: request, approve, deny, inspect, release and list access requests from a terminal.
  * Every command prints a human-readable summary, or the full status as JSON with `--json`.
  */
+import { readFileSync } from 'node:fs';
+
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
@@ -37,6 +39,19 @@ function parseIdentity(value: string): string {
   const result = identitySchema.safeParse(value);
   if (!result.success) throw new InvalidArgumentError(`"${value}": ${result.error.issues[0]!.message}`);
   return value;
+}
+
+/** Returns the identity token from --token, --token-file or JIT_IDENTITY_TOKEN, trimmed. */
+function readIdentityToken(opts: { token?: string; tokenFile?: string }): string {
+  if (opts.tokenFile) {
+    try {
+      return readFileSync(opts.tokenFile, 'utf8').trim();
+    } catch (err) {
+      throw new Error(`cannot read the identity token file ${opts.tokenFile}: ${(err as Error).message}`);
+    }
+  }
+  if (opts.token) return opts.token.trim();
+  throw new Error('an identity token is required: pass --token, --token-file or set JIT_IDENTITY_TOKEN');
 }
 
 function collectTask(value: string, previous: Record<string, string>): Record<string, string> {
@@ -89,7 +104,9 @@ export function buildCli(): Command {
     .command('request')
     .description('request an entitlement for a task window')
     .requiredOption('-e, --entitlement <name>', 'entitlement name from the catalog')
-    .requiredOption('--requester <kind:name>', 'identity of the requester, such as ci:deploy-pipeline', parseIdentity)
+    .addOption(new Option('--token <jwt>', 'identity token (OIDC JWT) proving who requests').env('JIT_IDENTITY_TOKEN'))
+    .option('--token-file <path>', 'read the identity token from this file, such as a projected service account token')
+    .option('--source-ip <address>', 'the address the task runs from, for network conditions in policy')
     .requiredOption('--environment <name>', 'environment the task runs in, such as production')
     .requiredOption('-d, --duration <time>', 'task window: seconds, or 90s, 15m, 2h', parseDuration)
     .requiredOption('-r, --reason <text>', 'why access is needed, at least 10 characters')
@@ -102,7 +119,8 @@ export function buildCli(): Command {
         const handle = await startAccessRequest(
           client,
           {
-            requester: opts.requester,
+            identityToken: readIdentityToken(opts),
+            sourceIp: opts.sourceIp,
             entitlement: opts.entitlement,
             environment: opts.environment,
             durationSeconds: opts.duration,

@@ -3,7 +3,7 @@
  * credential, release it when the task is done.
  *
  * ```ts
- * const grant = await requestAccess(client, { requester: 'ci:deploy-pipeline', entitlement: 'orders-db-readwrite',
+ * const grant = await requestAccess(client, { identityToken: process.env.ACTIONS_ID_TOKEN, entitlement: 'orders-db-readwrite',
  *   environment: 'production', durationSeconds: 600, reason: 'schema migration for release 4.2', ticket: 'CHG-1042' },
  *   { vaultAddr: 'http://127.0.0.1:8200' });
  * // grant.credential.username / grant.credential.password until grant.expiresAt
@@ -23,7 +23,6 @@ import {
   FINAL_PHASES,
   phaseKey,
   releaseSignal,
-  requesterKey,
   statusQuery,
   type AccessRequestStatus,
 } from '../workflows/definitions';
@@ -86,20 +85,19 @@ export async function startAccessRequest(
   options: StartOptions = {},
 ): Promise<WorkflowHandle> {
   const request = parseAccessRequest(input);
-  const requesterName = request.requester.split(':')[1]!.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-  const workflowId = `jit-${request.entitlement}-${requesterName}-${randomBytes(4).toString('hex')}`;
+  const workflowId = `jit-${request.entitlement}-${randomBytes(4).toString('hex')}`;
 
   return client.workflow.start(ACCESS_REQUEST_WORKFLOW, {
     workflowId,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     args: [request],
+    // The requester search attribute is set by the workflow once the identity token is verified.
     typedSearchAttributes: [
-      { key: requesterKey, value: request.requester },
       { key: entitlementKey, value: request.entitlement },
       { key: environmentKey, value: request.environment },
       { key: phaseKey, value: 'evaluating' },
     ],
-    staticSummary: `${request.requester} requests ${request.entitlement} in ${request.environment} for ${request.durationSeconds}s (${request.ticket})`,
+    staticSummary: `${request.entitlement} in ${request.environment} for ${request.durationSeconds}s (${request.ticket})`,
     staticDetails: `Reason: ${request.reason}`,
   });
 }

@@ -1,15 +1,23 @@
 /**
- * The main job, end to end against the running local stack. A deploy pipeline requests read-write access to the
- * production orders database and an approver approves. The credential Vault issues logs in and writes a row.
- * When the window ends, the credential is revoked and the same login fails.
+ * The main job, end to end against the running local stack. A deploy pipeline, proven by a token from the
+ * local OIDC issuer, requests read-write access to the production orders database. Policy first denies it
+ * because no change window is open; an operator opens one, the request is allowed and an approver approves.
+ * The credential Vault issues logs in and writes a row. When the window ends, the credential is revoked and
+ * the same login fails.
  *
  * Run through `npm run demo`, which starts the stack first. Exits non-zero if any step does not behave as shown.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { Client, Connection } from '@temporalio/client';
+import type { JWK } from 'jose';
 import { Client as PgClient } from 'pg';
 
 import { formatStatus } from '../client/format';
-import { requestAccess } from '../client/sdk';
+import { AccessRefusedError, requestAccess } from '../client/sdk';
+import type { AccessRequestInput } from '../workflows/request';
+import { mintToken } from './local-issuer';
 import { approveSignal, statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 
 const WINDOW_SECONDS = Number(process.env.DEMO_WINDOW_SECONDS ?? 20);
@@ -38,39 +46,79 @@ async function login(username: string, password: string): Promise<PgClient> {
   return db;
 }
 
+/**
+ * Writes the stack's policy settings with the change window closed (undefined) or open from one minute before
+ * `from` for 30 minutes, clipped to the day. Returns the window as text.
+ */
+function setChangeWindow(from: Date | undefined): string {
+  const path = requireEnv('JIT_POLICY_SETTINGS');
+  if (!from) {
+    writeFileSync(path, JSON.stringify({ timeZone: 'UTC', changeWindows: [] }, null, 2));
+    return 'closed';
+  }
+  const minutes = from.getUTCHours() * 60 + from.getUTCMinutes();
+  const clock = (total: number) => `${String(Math.floor(total / 60)).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
+  const start = clock(Math.max(0, minutes - 1));
+  const end = clock(Math.min(24 * 60, minutes + 30));
+  const day = from.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+  writeFileSync(path, JSON.stringify({ timeZone: 'UTC', changeWindows: [{ name: 'CHG-1042', days: [day], start, end }] }, null, 2));
+  return `${start}-${end} UTC`;
+}
+
 async function main(): Promise<void> {
   const temporalAddress = requireEnv('TEMPORAL_ADDRESS');
   const ui = requireEnv('TEMPORAL_UI');
   const vaultAddr = requireEnv('VAULT_ADDR');
   const client = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
 
-  say(`deploy pipeline requests orders-db-readwrite in production for ${WINDOW_SECONDS}s (ticket CHG-1042)`);
+  // The pipeline's identity: a token from the local issuer, as GitHub Actions would mint it for the job.
+  const privateJwk = JSON.parse(readFileSync(join(requireEnv('JIT_ISSUER_KEYS'), 'private.jwk'), 'utf8')) as JWK;
+  const identityToken = await mintToken(privateJwk, {
+    issuer: `${requireEnv('JIT_ISSUER_URL')}/ci`,
+    subject: 'acme/orders-deploy',
+    claims: { repository: 'acme/orders', workflow: 'deploy', release_approved: true },
+  });
+  const request: AccessRequestInput = {
+    identityToken,
+    entitlement: 'orders-db-readwrite',
+    environment: 'production',
+    sourceIp: '10.20.4.7',
+    durationSeconds: WINDOW_SECONDS,
+    reason: 'apply the schema migration of release 4.2.0',
+    ticket: 'CHG-1042',
+    task: { pipeline: 'orders-deploy', run: '1042', commit: '9f2c1e7' },
+  };
+  say('the pipeline runs on CI runner 10.20.4.7 with a verified token for acme/orders-deploy (release_approved = true)');
+
+  // No change window is open yet, so policy denies the request and says why.
+  setChangeWindow(undefined);
+  say(`deploy pipeline requests orders-db-readwrite in production for ${WINDOW_SECONDS}s (ticket CHG-1042), no change window open`);
+  try {
+    await requestAccess(client, request);
+    throw new Error('the request was allowed although no change window was open');
+  } catch (err) {
+    if (!(err instanceof AccessRefusedError)) throw err;
+    say(`DENIED by policy, as expected: ${err.status.outcome}`);
+  }
+
+  const window = setChangeWindow(new Date());
+  say(`an operator opens change window "CHG-1042" today ${window}; the worker reloads the policy settings`);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+
   const approver = 'user:alice';
-  const pending = requestAccess(
-    client,
-    {
-      requester: 'ci:deploy-pipeline',
-      entitlement: 'orders-db-readwrite',
-      environment: 'production',
-      durationSeconds: WINDOW_SECONDS,
-      reason: 'apply the schema migration of release 4.2.0',
-      ticket: 'CHG-1042',
-      task: { pipeline: 'orders-deploy', run: '1042', commit: '9f2c1e7' },
+  const pending = requestAccess(client, request, {
+    vaultAddr,
+    onPhase: async (status) => {
+      if (status.phase === 'pending-approval') {
+        say(`run: ${ui}/namespaces/default/workflows/${status.requestId}`);
+        for (const reason of status.decisions[0]?.reasons ?? []) say(`  policy: ${reason}`);
+        say(`waiting for approval; ${approver} approves (same as: npx jit approve ${status.requestId} --as ${approver})`);
+        await client.workflow.getHandle(status.requestId).signal(approveSignal, { approver, reason: 'migration reviewed' });
+      } else {
+        say(`request is ${status.phase}`);
+      }
     },
-    {
-      vaultAddr,
-      onPhase: async (status) => {
-        if (status.phase === 'pending-approval') {
-          say(`run: ${ui}/namespaces/default/workflows/${status.requestId}`);
-          for (const reason of status.decisions[0]?.reasons ?? []) say(`  policy: ${reason}`);
-          say(`waiting for approval; ${approver} approves (same as: npx jit approve ${status.requestId} --as ${approver})`);
-          await client.workflow.getHandle(status.requestId).signal(approveSignal, { approver, reason: 'migration reviewed' });
-        } else {
-          say(`request is ${status.phase}`);
-        }
-      },
-    },
-  );
+  });
   const grant = await pending;
   const { username, password } = grant.credential!;
   say(`GRANTED: database user ${username}, lease ${grant.status.grant!.leaseId}, until ${grant.expiresAt}`);

@@ -30,7 +30,8 @@ export interface MintOptions {
   audience?: string;
   /** Lifetime in seconds; default 300. */
   ttlSeconds?: number;
-  claims?: Record<string, string | number | boolean>;
+  /** Extra claims; a `groups` list is how a person's token names the person's groups. */
+  claims?: Record<string, string | number | boolean | string[]>;
   /** Backdates `iat` and `nbf`, in seconds, to test age and skew limits. */
   ageSeconds?: number;
 }

@@ -38,8 +38,9 @@ init_settings() {
   [ -f "$ENV_FILE" ] && return
   mkdir -p "$STATE_DIR"
   NEW_SETTINGS=1
-  local temporal_port vault_port pg_port ui_port
+  local temporal_port vault_port pg_port ui_port issuer_port
   temporal_port=$(free_port "${JIT_TEMPORAL_PORT:-7233}")
+  issuer_port=$(free_port "${JIT_ISSUER_PORT:-8300}")
   ui_port=$(free_port $((temporal_port + 1000)))
   vault_port=$(free_port "${JIT_VAULT_PORT:-8200}")
   pg_port=$(free_port "${JIT_POSTGRES_PORT:-55432}")
@@ -59,6 +60,10 @@ export JIT_POSTGRES_PASSWORD=$pg_password
 export JIT_VAULT_ADMIN_PASSWORD=$vault_admin_password
 export JIT_DATABASE_URL_TEMPLATE=postgresql://USER:PASSWORD@127.0.0.1:$pg_port/$DATABASE
 export JIT_VERIFY_DATABASE_URL=postgresql://postgres:$pg_password@127.0.0.1:$pg_port/$DATABASE
+export JIT_ISSUER_URL=http://127.0.0.1:$issuer_port
+export JIT_ISSUER_KEYS=$STATE_DIR/issuer
+export JIT_ISSUERS=$STATE_DIR/issuers.json
+export JIT_POLICY_SETTINGS=$STATE_DIR/policy-settings.json
 EOF
 }
 
@@ -155,6 +160,33 @@ start_temporal() {
   done
 }
 
+# The local OIDC issuer plays GitHub Actions, Kubernetes and the company's SSO: one key pair, its JWKS served
+# on 127.0.0.1, and one trusted issuer per identity kind, each under its own path.
+start_issuer() {
+  if [ ! -f "$JIT_ISSUER_KEYS/private.jwk" ]; then
+    (cd "$ROOT" && node --import tsx scripts/local-issuer.ts init "$JIT_ISSUER_KEYS") >/dev/null
+  fi
+  if pid_alive issuer; then
+    info "local issuer already running at $JIT_ISSUER_URL"
+  else
+    step "Starting the local OIDC issuer at $JIT_ISSUER_URL"
+    (cd "$ROOT" && exec node --import tsx scripts/local-issuer.ts serve "$JIT_ISSUER_KEYS" --port "${JIT_ISSUER_URL##*:}") \
+      >"$STATE_DIR/issuer.log" 2>&1 &
+    echo $! >"$STATE_DIR/issuer.pid"
+  fi
+  wait_for "issuer" 30 node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
+    "$JIT_ISSUER_URL/jwks.json" || die "the local issuer did not start; see $STATE_DIR/issuer.log"
+
+  node -e '
+    const [base, file] = process.argv.slice(1);
+    const issuers = ["ci", "agent", "k8s", "user"].map((kind) => ({
+      issuer: `${base}/${kind}`, audience: "jit-access", jwks: { url: `${base}/jwks.json` }, kind, algorithms: ["ES256"],
+    }));
+    require("fs").writeFileSync(file, JSON.stringify({ issuers }, null, 2));
+  ' "$JIT_ISSUER_URL" "$JIT_ISSUERS"
+  [ -f "$JIT_POLICY_SETTINGS" ] || cp "$ROOT/config/policy-settings.json" "$JIT_POLICY_SETTINGS"
+}
+
 start_worker() {
   if pid_alive worker; then
     info "worker already running"
@@ -191,10 +223,11 @@ cmd_start() {
   start_postgres
   start_vault
   start_temporal
+  start_issuer
   if [ "$with_worker" -eq 1 ]; then start_worker; fi
   step "Stack is up"
   info "Temporal $TEMPORAL_ADDRESS, UI $TEMPORAL_UI"
-  info "Vault $VAULT_ADDR, PostgreSQL 127.0.0.1:$JIT_POSTGRES_PORT/$DATABASE"
+  info "Vault $VAULT_ADDR, PostgreSQL 127.0.0.1:$JIT_POSTGRES_PORT/$DATABASE, issuer $JIT_ISSUER_URL"
   info "settings: source $ENV_FILE"
 }
 
@@ -204,6 +237,7 @@ cmd_stop() {
   # The binaries the stack was started with; stopping never builds anything.
   source "$STATE_DIR/tools.env"
   stop_pid worker
+  stop_pid issuer
   if pid_alive vault; then
     step "Revoking every lease Vault issued"
     VAULT_TOKEN="$JIT_VAULT_ROOT_TOKEN" "$VAULT_BIN" lease revoke -prefix database/creds >/dev/null 2>&1 ||
@@ -229,7 +263,7 @@ cmd_stop() {
 cmd_status() {
   [ -f "$ENV_FILE" ] || { info "no stack in $STATE_DIR"; return; }
   source "$ENV_FILE"
-  for name in temporal vault worker; do
+  for name in temporal vault issuer worker; do
     if pid_alive "$name"; then info "$name: running (pid $(cat "$STATE_DIR/$name.pid"))"; else info "$name: stopped"; fi
   done
   info "Temporal $TEMPORAL_ADDRESS, UI $TEMPORAL_UI; Vault $VAULT_ADDR; PostgreSQL 127.0.0.1:$JIT_POSTGRES_PORT"

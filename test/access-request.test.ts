@@ -21,8 +21,7 @@ import {
 import type { AccessRequestInput } from '../workflows/request';
 import { eventually, liveDatabaseLeases, liveDatabaseUsers, startHarness, type Harness } from './helpers/stack';
 
-const base: AccessRequestInput = {
-  requester: 'ci:deploy-pipeline',
+const base: Omit<AccessRequestInput, 'identityToken'> = {
   entitlement: 'orders-db-readwrite',
   environment: 'production',
   durationSeconds: 3,
@@ -40,8 +39,10 @@ after(async () => {
   await harness?.stop();
 });
 
-function start(change: Partial<AccessRequestInput> = {}): Promise<WorkflowHandle> {
-  return startAccessRequest(harness.env.client, { ...base, ...change }, { taskQueue: harness.settings.JIT_TASK_QUEUE });
+/** Starts a request as `ci:deploy-pipeline`, proven by a token from the test issuer. */
+async function start(change: Partial<AccessRequestInput> = {}): Promise<WorkflowHandle> {
+  const identityToken = await harness.issuer.mint('ci:deploy-pipeline');
+  return startAccessRequest(harness.env.client, { ...base, identityToken, ...change }, { taskQueue: harness.settings.JIT_TASK_QUEUE });
 }
 
 async function waitForPhase(handle: WorkflowHandle, phase: AccessRequestStatus['phase']): Promise<AccessRequestStatus> {
@@ -73,8 +74,10 @@ describe('access request workflow', () => {
     assert.equal(final.revocation!.cause, 'window-ended');
     assert.ok(final.revocation!.lagSeconds < 5, `revocation lag ${final.revocation!.lagSeconds}s`);
     assert.deepEqual(final.revocation!.checks, ['Vault lease lookup: no live lease', 'PostgreSQL: role dropped, no session open']);
+    assert.equal(final.requester, 'ci:deploy-pipeline');
     assert.equal(final.decisions.length, 2);
     assert.deepEqual(final.decisions.map((decision) => decision.stage), ['request', 'issue']);
+    assert.match(final.decisions[0]!.reasons[0]!, /^PASS identity: ci:deploy-pipeline, verified by http:\/\/127\.0\.0\.1:\d+\/ci$/);
     assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
     assert.deepEqual((await liveDatabaseLeases()).filter((lease) => lease.startsWith(granted.grant!.leaseId)), []);
   });
@@ -185,7 +188,7 @@ describe('access request workflow', () => {
     const handle = await start({ environment: 'staging' });
     const final = await result(handle);
     assert.equal(final.phase, 'denied');
-    assert.match(final.outcome!, /FAIL environment matches: environment staging does not match/);
+    assert.match(final.outcome!, /FAIL request\/environment-matches: the request's environment must be the entitlement's environment/);
     assert.equal(final.approvalDeadline, undefined);
   });
 
@@ -193,13 +196,33 @@ describe('access request workflow', () => {
     const handle = await harness.env.client.workflow.start(ACCESS_REQUEST_WORKFLOW, {
       workflowId: `jit-invalid-${Date.now()}`,
       taskQueue: harness.settings.JIT_TASK_QUEUE,
-      args: [{ ...base, durationSeconds: 0 }],
+      args: [{ ...base, identityToken: await harness.issuer.mint('ci:deploy-pipeline'), durationSeconds: 0 }],
     });
     await assert.rejects(handle.result(), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError);
       assert.match(String(err.cause?.message), /invalid access request: durationSeconds: durationSeconds must be at least 1 \(got 0\)/);
       return true;
     });
+  });
+
+  it('denies a token from an untrusted key', async () => {
+    const { createIssuerKeys, mintToken } = await import('../scripts/local-issuer');
+    const stranger = await createIssuerKeys();
+    const iss = JSON.parse(Buffer.from((await harness.issuer.mint('ci:deploy-pipeline')).split('.')[1]!, 'base64url').toString()).iss;
+    const forged = await mintToken(stranger.privateJwk, { issuer: iss, subject: 'deploy-pipeline' });
+    const final = await result(await start({ identityToken: forged }));
+    assert.equal(final.phase, 'denied');
+    assert.equal(final.requester, 'unverified');
+    assert.match(final.outcome!, /FAIL identity: the token from .* was rejected: no key in the issuer's JWKS matches/);
+  });
+
+  it('lets the verified identity, not a claim, approve', async () => {
+    const handle = await start({ identityToken: await harness.issuer.mint('agent:release-bot') });
+    await waitForPhase(handle, 'pending-approval');
+    const status = await handle.query(statusQuery);
+    assert.equal(status.requester, 'agent:release-bot');
+    await handle.signal(revokeSignal, { by: 'user:operator', reason: 'test cleanup' });
+    await result(handle);
   });
 
   it('replays a recorded history with the current code', async () => {

@@ -40,7 +40,7 @@ describe('jit CLI', () => {
     const requested = await jit(
       'request', '--json',
       '--entitlement', 'orders-db-readwrite',
-      '--requester', 'ci:deploy-pipeline',
+      '--token', await harness.issuer.mint('ci:deploy-pipeline'),
       '--environment', 'production',
       '--duration', '2m',
       '--reason', 'apply the schema migration of release 4.2.0',
@@ -49,7 +49,7 @@ describe('jit CLI', () => {
     );
     assert.equal(requested.code, 0, requested.stderr);
     const { requestId } = JSON.parse(requested.stdout) as { requestId: string };
-    assert.match(requestId, /^jit-orders-db-readwrite-deploy-pipeline-[0-9a-f]{8}$/);
+    assert.match(requestId, /^jit-orders-db-readwrite-[0-9a-f]{8}$/);
 
     await eventually('pending approval', 20_000, async () => {
       const shown = await jit('status', requestId, '--json');
@@ -95,7 +95,7 @@ describe('jit CLI', () => {
 
   it('denies with a reason', async () => {
     const requested = await jit(
-      'request', '--json', '-e', 'orders-db-readwrite', '--requester', 'ci:deploy-pipeline', '--environment', 'production',
+      'request', '--json', '-e', 'orders-db-readwrite', '--token', await harness.issuer.mint('ci:deploy-pipeline'), '--environment', 'production',
       '-d', '60', '-r', 'apply the schema migration of release 4.2.0', '-t', 'CHG-1043',
     );
     const { requestId } = JSON.parse(requested.stdout) as { requestId: string };
@@ -114,7 +114,7 @@ describe('jit CLI', () => {
 
   it('names a bad duration and the fix', async () => {
     const result = await jit(
-      'request', '-e', 'orders-db-readwrite', '--requester', 'ci:deploy-pipeline', '--environment', 'production',
+      'request', '-e', 'orders-db-readwrite', '--token', 'a.b.c', '--environment', 'production',
       '-d', '10 minutes', '-r', 'apply the schema migration', '-t', 'CHG-1',
     );
     assert.notEqual(result.code, 0);
@@ -123,11 +123,34 @@ describe('jit CLI', () => {
 
   it('names an invalid request field', async () => {
     const result = await jit(
-      'request', '-e', 'orders-db-readwrite', '--requester', 'ci:deploy-pipeline', '--environment', 'production',
+      'request', '-e', 'orders-db-readwrite', '--token', await harness.issuer.mint('ci:deploy-pipeline'), '--environment', 'production',
       '-d', '60', '-r', 'apply the schema migration', '-t', 'change-1',
     );
     assert.equal(result.code, 1);
     assert.match(result.stderr, /ticket: use a tracker id such as OPS-1234 \(got "change-1"\)/);
+  });
+
+  it('requires an identity token', async () => {
+    const result = await jit(
+      'request', '-e', 'orders-db-readwrite', '--environment', 'production', '-d', '60', '-r', 'apply the schema migration', '-t', 'CHG-1',
+    );
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /an identity token is required: pass --token, --token-file or set JIT_IDENTITY_TOKEN/);
+  });
+
+  it('reads the token from a file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'jit-token-')), 'token');
+    writeFileSync(file, `${await harness.issuer.mint('ci:deploy-pipeline')}\n`);
+    const result = await jit(
+      'request', '--json', '-e', 'orders-db-readwrite', '--token-file', file, '--environment', 'staging',
+      '-d', '60', '-r', 'apply the schema migration', '-t', 'CHG-1', '--wait',
+    );
+    assert.equal(result.code, 3, 'a policy deny exits with 3');
+    const status = JSON.parse(result.stdout) as AccessRequestStatus;
+    assert.equal(status.requester, 'ci:deploy-pipeline');
+    assert.equal(status.phase, 'denied');
   });
 
   it('reports an unknown request id', async () => {

@@ -25,7 +25,7 @@ describe('end to end through Vault and PostgreSQL', () => {
     const grant = await requestAccess(
       harness.env.client,
       {
-        requester: 'ci:deploy-pipeline',
+        identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
         entitlement: 'orders-db-staging-auto',
         environment: 'staging',
         durationSeconds: 6,
@@ -72,7 +72,7 @@ describe('end to end through Vault and PostgreSQL', () => {
       requestAccess(
         harness.env.client,
         {
-          requester: 'ci:deploy-pipeline',
+          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
           entitlement: 'orders-db-staging-auto',
           environment: 'staging',
           durationSeconds: 3600,
@@ -84,7 +84,7 @@ describe('end to end through Vault and PostgreSQL', () => {
       (err: unknown) => {
         assert.ok(err instanceof AccessRefusedError);
         assert.equal(err.status.phase, 'denied');
-        assert.match(err.message, /requested 3600s exceeds the maximum of 120s/);
+        assert.match(err.message, /FAIL request\/duration-within-maximum: the requested duration must not exceed the entitlement's maximum/);
         return true;
       },
     );
@@ -93,7 +93,7 @@ describe('end to end through Vault and PostgreSQL', () => {
   it('rejects invalid input before starting anything', async () => {
     await assert.rejects(
       requestAccess(harness.env.client, {
-        requester: 'ci:deploy-pipeline',
+        identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
         entitlement: 'orders-db-staging-auto',
         environment: 'staging',
         durationSeconds: 60,

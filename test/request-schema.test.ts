@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { parseAccessRequest } from '../workflows/request';
 
 const valid = {
-  requester: 'ci:deploy-pipeline',
+  identityToken: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
   entitlement: 'orders-db-readwrite',
   environment: 'production',
   durationSeconds: 600,
@@ -25,7 +25,7 @@ describe('access request schema', () => {
   });
 
   const rejected: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['identity without a kind', { requester: 'deploy-pipeline' }, /requester: use KIND:NAME.*\(got "deploy-pipeline"\)/],
+    ['a source address that is not IP', { sourceIp: 'ci-runner-7' }, /sourceIp: sourceIp must be an IPv4 or IPv6 address/],
     ['uppercase entitlement', { entitlement: 'Orders' }, /entitlement: use 1 to 63 lowercase letters/],
     ['zero duration', { durationSeconds: 0 }, /durationSeconds must be at least 1 \(got 0\)/],
     ['fractional duration', { durationSeconds: 1.5 }, /durationSeconds must be a whole number/],
@@ -33,12 +33,30 @@ describe('access request schema', () => {
     ['short reason', { reason: 'because' }, /reason must say in at least 10 characters/],
     ['malformed ticket', { ticket: 'chg 1042' }, /ticket: use a tracker id such as OPS-1234/],
     ['unknown field', { role: 'admin' }, /Unrecognized key.*role/],
+    ['a requester field', { requester: 'ci:x' }, /Unrecognized key.*requester/],
   ];
   for (const [name, change, message] of rejected) {
     it(`rejects ${name}`, () => {
       assert.throws(() => parseAccessRequest({ ...valid, ...change }), message);
     });
   }
+
+  it('never echoes the identity token', () => {
+    const secret = 'not-a-jwt-but-secret-looking-value';
+    assert.throws(
+      () => parseAccessRequest({ ...valid, identityToken: secret }),
+      (err: Error) => {
+        assert.match(err.message, /identityToken: identityToken must be a compact JWT/);
+        assert.ok(!err.message.includes(secret));
+        return true;
+      },
+    );
+  });
+
+  it('accepts IPv4 and IPv6 source addresses', () => {
+    assert.equal(parseAccessRequest({ ...valid, sourceIp: '10.20.4.7' }).sourceIp, '10.20.4.7');
+    assert.equal(parseAccessRequest({ ...valid, sourceIp: '2001:db8::7' }).sourceIp, '2001:db8::7');
+  });
 
   it('rejects a missing ticket by name', () => {
     const { ticket: _ticket, ...withoutTicket } = valid;

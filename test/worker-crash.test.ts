@@ -11,9 +11,12 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+import type { WorkerSettings } from '../worker/settings';
+import { startTestIssuer, type TestIssuer } from './helpers/issuer';
 import { eventually, liveDatabaseUsers, ROOT, workerSettings } from './helpers/stack';
 
-const settings = workerSettings();
+let issuer: TestIssuer;
+let settings: WorkerSettings;
 let env: TestWorkflowEnvironment;
 const children: ChildProcess[] = [];
 
@@ -37,12 +40,15 @@ async function spawnWorker(): Promise<ChildProcess> {
 }
 
 before(async () => {
+  issuer = await startTestIssuer();
+  settings = workerSettings(issuer);
   env = await TestWorkflowEnvironment.createFromExistingServer({ address: settings.TEMPORAL_ADDRESS });
 });
 
 after(async () => {
   for (const child of children) child.kill('SIGKILL');
   await env?.teardown();
+  issuer?.close();
 });
 
 describe('worker crash during a grant', () => {
@@ -51,7 +57,7 @@ describe('worker crash during a grant', () => {
     const handle = await startAccessRequest(
       env.client,
       {
-        requester: 'agent:release-bot',
+        identityToken: await issuer.mint('agent:release-bot'),
         entitlement: 'orders-db-staging-auto',
         environment: 'staging',
         durationSeconds: 12,

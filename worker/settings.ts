@@ -13,6 +13,11 @@ const settingsSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   JIT_TASK_QUEUE: z.string().default(DEFAULT_TASK_QUEUE),
   JIT_CATALOG: z.string().default('config/entitlements.json'),
+  JIT_POLICY_DIR: z.string().default('config/policies'),
+  /** The Cedar schema; by default schema.cedarschema in JIT_POLICY_DIR. */
+  JIT_POLICY_SCHEMA: z.string().optional(),
+  JIT_POLICY_SETTINGS: z.string().default('config/policy-settings.json'),
+  JIT_ISSUERS: z.string().default('config/issuers.json'),
   VAULT_ADDR: z.url({ message: 'VAULT_ADDR must be a URL such as http://127.0.0.1:8200' }),
   VAULT_TOKEN: z.string().min(1, 'VAULT_TOKEN must be set to a token with the worker policy'),
   JIT_VERIFY_DATABASE_URL: z.string().optional(),

@@ -5,7 +5,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 
 import { createActivities } from '../activities';
-import { loadCatalog } from '../activities/catalog';
+import { PolicyStore } from '../activities/policy-store';
 import { installTemporalLogging, logger } from './logger';
 import type { WorkerSettings } from './settings';
 
@@ -13,16 +13,32 @@ import type { WorkerSettings } from './settings';
 export interface JitWorker {
   worker: Worker;
   connection: NativeConnection;
+  /** Watches the policy files; close it after the worker stops. */
+  policy: PolicyStore;
 }
 
 /**
- * Loads the catalog (throwing on an invalid one, so a bad catalog never serves requests), connects to Temporal
- * and creates the worker.
+ * Loads the policy files (throwing on an invalid one, so a bad file never serves requests), watches them for
+ * changes, connects to Temporal and creates the worker.
  */
 export async function createJitWorker(settings: WorkerSettings): Promise<JitWorker> {
   installTemporalLogging();
-  const catalog = loadCatalog(settings.JIT_CATALOG);
-  logger.info({ catalog: catalog.path, policyVersion: catalog.version, entitlements: Object.keys(catalog.entitlements) }, 'catalog loaded');
+  const policy = new PolicyStore({
+    catalog: settings.JIT_CATALOG,
+    policyDir: settings.JIT_POLICY_DIR,
+    schema: settings.JIT_POLICY_SCHEMA,
+    settings: settings.JIT_POLICY_SETTINGS,
+    issuers: settings.JIT_ISSUERS,
+  });
+  const { catalog, bundle } = policy.sources;
+  logger.info(
+    { catalog: catalog.path, catalogVersion: catalog.version, policyDir: bundle.directory, policyVersion: bundle.version },
+    'policy loaded',
+  );
+  policy.watch((event) => {
+    if (event.ok) logger.info(event, 'policy reloaded');
+    else logger.error(event, 'policy reload failed; the last good policy stays in force');
+  });
 
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
@@ -31,10 +47,10 @@ export async function createJitWorker(settings: WorkerSettings): Promise<JitWork
     taskQueue: settings.JIT_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities({
-      catalog: () => catalog,
+      policy,
       vault: { endpoint: settings.VAULT_ADDR, token: settings.VAULT_TOKEN },
       verifyDatabaseUrl: settings.JIT_VERIFY_DATABASE_URL,
     }),
   });
-  return { worker, connection };
+  return { worker, connection, policy };
 }

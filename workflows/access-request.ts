@@ -71,7 +71,7 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
   const status: AccessRequestStatus = {
     requestId: workflowInfo().workflowId,
     phase: 'evaluating',
-    requester: request.requester,
+    requester: 'unverified',
     entitlement: request.entitlement,
     environment: request.environment,
     durationSeconds: request.durationSeconds,
@@ -85,7 +85,6 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
 
   setHandler(statusQuery, () => status);
   upsertSearchAttributes([
-    { key: requesterKey, value: request.requester },
     { key: entitlementKey, value: request.entitlement },
     { key: environmentKey, value: request.environment },
   ]);
@@ -96,9 +95,13 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
     operatorRevoke ??= signal;
   });
 
-  // 1. Policy at request time.
-  const decision = await evaluatePolicy(request, 'request');
+  // 1. Identity and policy at request time. From here on the requester is the verified principal.
+  const decision = await evaluatePolicy({ request, stage: 'request' });
   status.decisions.push(decision);
+  if (decision.principal) {
+    status.requester = decision.principal;
+    upsertSearchAttributes([{ key: requesterKey, value: decision.principal }]);
+  }
   if (!decision.allow) {
     return finish(status, 'denied', `policy denied the request: ${failedReasons(decision)}`);
   }
@@ -151,7 +154,7 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
 
   // 3. Policy again, just before issuing: the context may have changed while the request waited.
   setPhase(status, 'issuing', 'checking policy again before issuing');
-  const recheck = await evaluatePolicy(request, 'issue');
+  const recheck = await evaluatePolicy({ request, stage: 'issue', identity: decision.identity });
   status.decisions.push(recheck);
   if (!recheck.allow) {
     return finish(status, 'denied', `policy denied at issue time: ${failedReasons(recheck)}`);
@@ -170,7 +173,7 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
     return finish(status, 'failed', `issuing the credential failed: ${errorMessage(err)}`);
   }
   status.grant = grant;
-  setPhase(status, 'granted', `granted to ${request.requester} until ${grant.expiresAt}`);
+  setPhase(status, 'granted', `granted to ${status.requester} until ${grant.expiresAt}`);
 
   // 5. Hold until the lease's end, a release or an operator revoke; then revoke in a scope that
   // cancellation cannot interrupt, so a cancelled workflow still removes access.

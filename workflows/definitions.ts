@@ -48,9 +48,25 @@ export interface VaultTarget {
   templateRole: string;
 }
 
+/** The identity a verified token proves: who the requester is, and the claims policy may use. */
+export interface VerifiedIdentity {
+  /** `kind:name`, such as `ci:acme/orders-deploy` or `user:alice`. */
+  principal: string;
+  issuer: string;
+  subject: string;
+  /** String, number and boolean claims of the token; nested claims are dropped. */
+  claims: Record<string, string | number | boolean>;
+  /** The token's `groups` claim, when it is a list of strings (common for people's tokens). */
+  groups: string[];
+}
+
 /** One policy evaluation, kept in the workflow history as an activity result and exposed by the status query. */
 export interface PolicyDecision {
   allow: boolean;
+  /** The verified requester; absent when the identity token was rejected. */
+  principal?: string;
+  /** The verified identity, kept so that the issue-time check needs no token, which may have expired by then. */
+  identity?: VerifiedIdentity;
   /** Why: one line per rule, each saying whether it passed. */
   reasons: string[];
   /** Content hash of the catalog the decision was made with. */

@@ -33,12 +33,24 @@ export const MAX_WINDOW_SECONDS = 12 * 60 * 60;
 
 export const accessRequestSchema = z
   .object({
-    /** Who the credential is for. Until identity proofs are verified, this is the caller's claim. */
-    requester: identitySchema,
+    /**
+     * The requester's identity proof: a compact OIDC JWT from a configured issuer (GitHub Actions, a Kubernetes
+     * service account, a SPIFFE JWT-SVID, an internal issuer). The verified token, not the caller, says who
+     * the requester is.
+     */
+    identityToken: z
+      .string()
+      .max(16_384, 'identityToken must be at most 16384 characters')
+      .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'identityToken must be a compact JWT (header.payload.signature)'),
     /** The entitlement name from the catalog, such as `orders-db-readwrite`. */
     entitlement: slug,
     /** The environment the requester says it runs in; policy compares it with the entitlement's. */
     environment: slug,
+    /**
+     * The address the request comes from, as the SDK reports it. Policy may require a network, such as the CI
+     * runners' range. NOTE: the requester supplies it; only a gateway in front of Temporal could attest it.
+     */
+    sourceIp: z.union([z.ipv4(), z.ipv6()], { message: 'sourceIp must be an IPv4 or IPv6 address' }).optional(),
     /** Requested task window in seconds, counted from the moment the credential is issued. */
     durationSeconds: z
       .number()
@@ -71,14 +83,15 @@ export function parseAccessRequest(input: unknown): AccessRequest {
 }
 
 /**
- * Formats zod issues as `field: message (got VALUE)`. Request fields carry no secrets, so showing the rejected
- * value is safe here; a schema with secret fields must not use this formatter.
+ * Formats zod issues as `field: message (got VALUE)`. The identity token is a bearer secret, so its value is
+ * never shown; the other request fields carry no secrets.
  */
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .map((issue) => {
       const field = issue.path.length > 0 ? issue.path.join('.') : '(request)';
-      const shown = issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null);
+      const secret = issue.path[0] === 'identityToken';
+      const shown = !secret && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null);
       const got = shown ? ` (got ${JSON.stringify(issue.input)?.slice(0, 80)})` : '';
       return `${field}: ${issue.message}${got}`;
     })

@@ -12,11 +12,13 @@ import nodeVault from 'node-vault';
 import { Client as PgClient } from 'pg';
 
 import { readSettings, type WorkerSettings } from '../../worker/settings';
+import { startTestIssuer, type TestIssuer } from './issuer';
 import { installTemporalLogging } from '../../worker/logger';
 import { createJitWorker } from '../../worker/worker';
 
 export const ROOT = join(__dirname, '..', '..');
 export const TEST_CATALOG = join(ROOT, 'test', 'fixtures', 'catalog.json');
+export const TEST_POLICIES = join(ROOT, 'test', 'fixtures', 'policies');
 
 /** Reads the stack's settings file into process.env and returns process.env. */
 export function loadStackEnv(): NodeJS.ProcessEnv {
@@ -34,39 +36,48 @@ export function loadStackEnv(): NodeJS.ProcessEnv {
   return process.env;
 }
 
-/** Settings for an in-process worker on a new task queue, using the test catalog. */
-export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+/** Settings for a worker on a new task queue, using the test catalog, the test policies and the given issuer. */
+export function workerSettings(issuer: TestIssuer, overrides: Partial<WorkerSettings> = {}): WorkerSettings {
   loadStackEnv();
   return {
     ...readSettings(),
     JIT_CATALOG: TEST_CATALOG,
+    JIT_POLICY_DIR: TEST_POLICIES,
+    JIT_POLICY_SCHEMA: join(ROOT, 'config', 'policies', 'schema.cedarschema'),
+    JIT_POLICY_SETTINGS: join(ROOT, 'config', 'policy-settings.json'),
+    JIT_ISSUERS: issuer.issuersFile,
     JIT_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     ...overrides,
   };
 }
 
-/** A connected test environment and a running worker; call `stop` in `after`. */
+/** A connected test environment, a test issuer and a running worker; call `stop` in `after`. */
 export interface Harness {
   env: TestWorkflowEnvironment;
   settings: WorkerSettings;
+  issuer: TestIssuer;
   stop(): Promise<void>;
 }
 
 /** Connects to the stack's Temporal server and starts a worker in this process. */
 export async function startHarness(overrides: Partial<WorkerSettings> = {}): Promise<Harness> {
-  const settings = workerSettings(overrides);
+  const issuer = await startTestIssuer();
+  const settings = workerSettings(issuer, overrides);
   installTemporalLogging();
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: settings.TEMPORAL_ADDRESS });
-  const { worker, connection } = await createJitWorker(settings);
+  const { worker, connection, policy } = await createJitWorker(settings);
   const running = runWorker(worker);
   return {
     env,
     settings,
+    issuer,
     async stop() {
       worker.shutdown();
       await running;
+      policy.close();
       await connection.close();
       await env.teardown();
+      issuer.close();
     },
   };
 }

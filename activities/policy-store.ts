@@ -1,0 +1,85 @@
+/**
+ * The policy files in force: catalog, Cedar bundle, policy settings and trusted issuers. Loaded at worker start,
+ * where any invalid file stops the worker, and reloaded when a file changes, where an invalid edit keeps the
+ * last good set in force and is logged.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+
+import { loadCatalog } from './catalog';
+import { loadPolicyBundle } from './cedar';
+import { IdentityVerifier } from './identity';
+import type { PolicySources } from './policy';
+import { loadPolicySettings } from './policy-settings';
+
+/** Where the policy files are. */
+export interface PolicyPaths {
+  catalog: string;
+  policyDir: string;
+  /** The Cedar schema; defaults to schema.cedarschema in policyDir. */
+  schema?: string;
+  settings: string;
+  issuers: string;
+}
+
+/** What a reload reports to the worker's log. */
+export type ReloadEvent =
+  | { ok: true; policyVersion: string; catalogVersion: string }
+  | { ok: false; error: string; keptPolicyVersion: string };
+
+export class PolicyStore {
+  private current: PolicySources & { identity: IdentityVerifier };
+  private watchers: FSWatcher[] = [];
+  private pending: NodeJS.Timeout | undefined;
+
+  /** Loads every file; throws with the file, line and a hint when one is invalid. */
+  constructor(private readonly paths: PolicyPaths) {
+    this.current = PolicyStore.load(paths);
+  }
+
+  private static load(paths: PolicyPaths): PolicySources & { identity: IdentityVerifier } {
+    return {
+      catalog: loadCatalog(paths.catalog),
+      bundle: loadPolicyBundle(paths.policyDir, paths.schema),
+      settings: loadPolicySettings(paths.settings),
+      identity: IdentityVerifier.fromFile(paths.issuers),
+    };
+  }
+
+  /** The files in force. */
+  get sources(): PolicySources & { identity: IdentityVerifier } {
+    return this.current;
+  }
+
+  /** Loads the files again; on any error keeps the last good set and reports why. */
+  reload(): ReloadEvent {
+    try {
+      this.current = PolicyStore.load(this.paths);
+      return { ok: true, policyVersion: this.current.bundle.version, catalogVersion: this.current.catalog.version };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message, keptPolicyVersion: this.current.bundle.version };
+    }
+  }
+
+  /**
+   * Reloads shortly after any policy file changes; editors write files in several steps, so changes within
+   * 200 ms are taken together. Call `close` to stop watching.
+   */
+  watch(onReload: (event: ReloadEvent) => void): void {
+    const targets = new Set([this.paths.policyDir, dirname(this.paths.catalog), dirname(this.paths.settings), dirname(this.paths.issuers)]);
+    for (const target of targets) {
+      this.watchers.push(
+        watch(target, () => {
+          clearTimeout(this.pending);
+          this.pending = setTimeout(() => onReload(this.reload()), 200);
+        }),
+      );
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.pending);
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+  }
+}
