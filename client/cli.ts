@@ -18,6 +18,7 @@ import {
 } from '../workflows/definitions';
 import { identitySchema } from '../workflows/request';
 import { formatStatus } from './format';
+import { addPolicyCommands } from './policy-commands';
 import { startAccessRequest, unwrapCredential, waitForDecision } from './sdk';
 
 interface GlobalOptions {
@@ -148,6 +149,7 @@ export function buildCli(): Command {
 
   addVoteCommand(program, 'approve');
   addVoteCommand(program, 'deny');
+  addPolicyCommands(program);
 
   program
     .command('status <requestId>')
