@@ -58,13 +58,7 @@ export function loadPolicySettings(path: string): PolicySettings {
 
 /** Reads the weekday, hour and open change window of an instant in the settings' time zone. */
 export function timeContext(settings: PolicySettings, now: Date): TimeContext {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: settings.timeZone,
-    weekday: 'long',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(now);
+  const parts = formatterFor(settings.timeZone).formatToParts(now);
   const part = (type: string) => parts.find((entry) => entry.type === type)?.value ?? '';
   const weekday = part('weekday') as TimeContext['weekday'];
   const clock = `${part('hour')}:${part('minute')}`;
@@ -73,6 +67,18 @@ export function timeContext(settings: PolicySettings, now: Date): TimeContext {
     (window) => window.days.includes(weekday) && window.start <= clock && clock < window.end,
   );
   return { weekday, hour: Number(part('hour')), inChangeWindow: open !== undefined, changeWindow: open?.name };
+}
+
+/** Creating a formatter costs far more than using one, so each time zone's is made once. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
 }
 
 function isTimeZone(zone: string): boolean {

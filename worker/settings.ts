@@ -17,7 +17,7 @@ const settingsSchema = z.object({
   /** The Cedar schema; by default schema.cedarschema in JIT_POLICY_DIR. */
   JIT_POLICY_SCHEMA: z.string().optional(),
   JIT_POLICY_SETTINGS: z.string().default('config/policy-settings.json'),
-  JIT_ISSUERS: z.string().default('config/issuers.json'),
+  JIT_ISSUERS: z.string({ message: 'JIT_ISSUERS must name the trusted issuers file; config/issuers.example.json shows the format' }),
   VAULT_ADDR: z.url({ message: 'VAULT_ADDR must be a URL such as http://127.0.0.1:8200' }),
   VAULT_TOKEN: z.string().min(1, 'VAULT_TOKEN must be set to a token with the worker policy'),
   JIT_VERIFY_DATABASE_URL: z.string().optional(),
