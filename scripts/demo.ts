@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     say(`LOGIN FAILED as expected: ${message}`);
   }
 
-  console.log(`\n${formatStatus(status)}\n\nInspect the run in the Temporal UI: ${ui}/namespaces/default/workflows/${grant.requestId}`);
+  console.log(`\n${formatStatus(status)}\n\nThe run in the Temporal UI, while the stack runs: ${ui}/namespaces/default/workflows/${grant.requestId}`);
   await client.connection.close();
 }
 

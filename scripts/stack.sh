@@ -6,6 +6,7 @@
 #   scripts/stack.sh stop                  revoke every lease, stop everything, leave no process or role
 #   scripts/stack.sh status                show what runs and where
 #   scripts/stack.sh env                   print the stack's settings as shell exports
+#   scripts/stack.sh clean                 stop, then delete the state directory and the PostgreSQL cluster
 #
 # JIT_STATE_DIR (default .jit/stack) contains the Temporal SQLite file, the PostgreSQL cluster, logs and the
 # stack's generated passwords. Two stacks with different state directories run side by side on free ports.
@@ -269,10 +270,17 @@ cmd_status() {
   info "Temporal $TEMPORAL_ADDRESS, UI $TEMPORAL_UI; Vault $VAULT_ADDR; PostgreSQL 127.0.0.1:$JIT_POSTGRES_PORT"
 }
 
+cmd_clean() {
+  cmd_stop
+  step "Deleting $STATE_DIR and $PG_DIR/pgdata"
+  rm -rf "$STATE_DIR" "$PG_DIR/pgdata"
+}
+
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) cmd_stop ;;
+  clean) cmd_clean ;;
   status) cmd_status ;;
   env) [ -f "$ENV_FILE" ] && cat "$ENV_FILE" || die "no stack in $STATE_DIR; run scripts/stack.sh start" ;;
-  *) die "usage: scripts/stack.sh start [--no-worker] | stop | status | env" ;;
+  *) die "usage: scripts/stack.sh start [--no-worker] | stop | status | env | clean" ;;
 esac
