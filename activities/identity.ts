@@ -109,8 +109,8 @@ export class IdentityVerifier {
     }
 
     const name = verified[issuer.subjectClaim];
-    if (typeof name !== 'string' || !/^[A-Za-z0-9._@/-]{1,128}$/.test(name)) {
-      throw new IdentityError(`claim ${issuer.subjectClaim} must be a name of letters, digits and . _ @ / - (got ${JSON.stringify(name)?.slice(0, 80)})`);
+    if (typeof name !== 'string' || !/^[A-Za-z0-9._@/:-]{1,200}$/.test(name)) {
+      throw new IdentityError(`claim ${issuer.subjectClaim} must be a name of letters, digits and . _ @ / : - (got ${JSON.stringify(name)?.slice(0, 80)})`);
     }
     return {
       principal: `${issuer.kind}:${name}`,

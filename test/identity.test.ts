@@ -18,12 +18,14 @@ const ISSUER = 'https://ci.example.test';
 let server: Server;
 let privateJwk: JWK;
 let verifier: IdentityVerifier;
+let jwksUrl: string;
 
 before(async () => {
   const keys = await createIssuerKeys();
   privateJwk = keys.privateJwk;
   const served = await serveJwks(keys.jwks);
   server = served.server;
+  jwksUrl = served.url;
   verifier = new IdentityVerifier([
     {
       issuer: ISSUER,
@@ -122,6 +124,14 @@ describe('identity verification', () => {
 
   it('rejects text that is not a JWT', async () => {
     await rejectsWith('not-a-token', /not a compact JWT/);
+  });
+
+  it('accepts a SPIFFE ID as the subject', async () => {
+    const spiffe = new IdentityVerifier([
+      { issuer: ISSUER, audience: 'jit-access', jwks: { url: jwksUrl }, kind: 'spiffe', subjectClaim: 'sub', algorithms: ['ES256'], clockToleranceSeconds: 30, maxTokenAgeSeconds: 600 },
+    ]);
+    const identity = await spiffe.verify(await mint({ subject: 'spiffe://example.org/ns/payments/sa/api' }));
+    assert.equal(identity.principal, 'spiffe:spiffe://example.org/ns/payments/sa/api');
   });
 
   it('rejects a subject claim with unsafe characters', async () => {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
+import fc from 'fast-check';
+
 import { loadCatalog } from '../activities/catalog';
 import { loadPolicyBundle } from '../activities/cedar';
 import type { VerifiedIdentity } from '../activities/identity';
@@ -126,6 +128,58 @@ describe('policy decision', () => {
     const decision = evaluate({ ...sources, catalog }, { ...request, entitlement: 'orders-db-admin', ticket: 'INC-1' }, alice, 'request', inWindow);
     assert.equal(decision.allow, false);
     assert.match(decision.reasons.at(-1)!, /FAIL enough approvers: 1 approval\(s\) needed but only 0/);
+  });
+});
+
+describe('policy decision properties', () => {
+  it('never gives a deny an issuance target', () => {
+    // Random identities, requests and instants: a deny must carry no Vault target and no approval rule, which
+    // the workflow needs to issue anything. An allow must carry both.
+    let allows = 0;
+    let denies = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          principal: fc.constantFrom('ci:acme/orders-deploy', 'agent:support-bot', 'user:alice', 'user:mallory', 'k8s:payments'),
+          releaseApproved: fc.boolean(),
+          groups: fc.subarray(['oncall', 'finance']),
+          entitlement: fc.constantFrom('orders-db-readwrite', 'orders-db-admin', 'agent-step-token', 'missing'),
+          environment: fc.constantFrom('production', 'staging'),
+          sourceIp: fc.option(fc.constantFrom('10.20.4.7', '10.21.0.1', '192.0.2.10', '::1'), { nil: undefined }),
+          durationSeconds: fc.integer({ min: 1, max: 7_200 }),
+          ticket: fc.constantFrom('CHG-1', 'INC-2', 'OPS-3'),
+          at: fc.date({ min: new Date('2026-01-01T00:00:00Z'), max: new Date('2027-01-01T00:00:00Z'), noInvalidDate: true }),
+        }),
+        (sample) => {
+          const identity: VerifiedIdentity = {
+            principal: sample.principal,
+            issuer: 'https://issuer.example.test',
+            subject: sample.principal,
+            claims: { release_approved: sample.releaseApproved },
+            groups: sample.groups,
+          };
+          const decision = evaluate(
+            sources,
+            { ...request, entitlement: sample.entitlement, environment: sample.environment, sourceIp: sample.sourceIp, durationSeconds: sample.durationSeconds, ticket: sample.ticket },
+            identity,
+            'issue',
+            sample.at,
+          );
+          if (decision.allow) {
+            allows += 1;
+            assert.ok(decision.vault && decision.approval, 'an allow must say where to issue and how to approve');
+            assert.ok(!decision.reasons.some((reason) => reason.startsWith('FAIL')), decision.reasons.join('\n'));
+          } else {
+            denies += 1;
+            assert.equal(decision.vault, undefined);
+            assert.equal(decision.approval, undefined);
+            assert.ok(decision.reasons.some((reason) => reason.startsWith('FAIL')), `a deny must say why: ${decision.reasons.join('; ')}`);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    assert.ok(allows > 0 && denies > 0, `both outcomes must occur (allows ${allows}, denies ${denies})`);
   });
 });
 

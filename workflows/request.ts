@@ -20,11 +20,14 @@ const ticketId = z
   .string()
   .regex(/^[A-Z][A-Z0-9]{1,15}-[0-9]{1,10}$/, 'use a tracker id such as OPS-1234');
 
-/** A requester or approver identity, such as `ci:deploy-pipeline` or `user:alice`. */
+/**
+ * A requester or approver identity, such as `ci:deploy-pipeline`, `user:alice` or
+ * `spiffe:spiffe://example.org/ns/payments/sa/api`. The kind ends at the first colon.
+ */
 export const identitySchema = z
   .string()
   .regex(
-    /^[a-z][a-z0-9-]*:[A-Za-z0-9._@/-]{1,128}$/,
+    /^[a-z][a-z0-9-]*:[A-Za-z0-9._@/:-]{1,200}$/,
     'use KIND:NAME, such as ci:deploy-pipeline or user:alice',
   );
 
