@@ -4,10 +4,10 @@
  * broken catalog denies everything instead of allowing anything.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 import { identitySchema, MAX_WINDOW_SECONDS } from '../workflows/request';
+import { readConfigFile } from './config-file';
 
 const entitlementSchema = z
   .object({
@@ -59,26 +59,7 @@ export interface Catalog {
  * Throws an Error naming the file, the field and the fix when it is missing, not JSON or not valid.
  */
 export function loadCatalog(path: string): Catalog {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read entitlement catalog ${path}: ${(err as Error).message}; set JIT_CATALOG to the catalog file`);
-  }
-
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`entitlement catalog ${path} is not valid JSON: ${(err as Error).message}`);
-  }
-
-  const result = catalogSchema.safeParse(json);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-    throw new Error(`entitlement catalog ${path} is invalid: ${problems.join('; ')}`);
-  }
-
+  const { data, text } = readConfigFile(path, catalogSchema, 'entitlement catalog', 'set JIT_CATALOG to the catalog file');
   const version = `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
-  return { entitlements: result.data.entitlements, version, path };
+  return { entitlements: data.entitlements, version, path };
 }

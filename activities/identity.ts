@@ -22,6 +22,7 @@ import {
 import { z } from 'zod';
 
 import type { VerifiedIdentity } from '../workflows/definitions';
+import { readConfigFile } from './config-file';
 
 export type { VerifiedIdentity };
 
@@ -68,18 +69,8 @@ export class IdentityVerifier {
 
   /** Reads and validates an issuers file; throws an Error naming the file and field when it is invalid. */
   static fromFile(path: string): IdentityVerifier {
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new Error(`cannot load issuers file ${path}: ${(err as Error).message}`);
-    }
-    const result = issuersSchema.safeParse(json);
-    if (!result.success) {
-      const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-      throw new Error(`issuers file ${path} is invalid: ${problems.join('; ')}`);
-    }
-    return new IdentityVerifier(result.data.issuers, dirname(path));
+    const { data } = readConfigFile(path, issuersSchema, 'issuers file', 'set JIT_ISSUERS to the issuers file');
+    return new IdentityVerifier(data.issuers, dirname(path));
   }
 
   /** Verifies a compact JWT and returns the identity it proves; throws IdentityError otherwise. */

@@ -2,9 +2,9 @@
  * Time context for policy: the time zone that weekdays and hours are read in, and the change windows in which
  * changes to production are allowed.
  */
-import { readFileSync } from 'node:fs';
-
 import { z } from 'zod';
+
+import { readConfigFile } from './config-file';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const;
 
@@ -42,18 +42,7 @@ export interface TimeContext {
 
 /** Reads and validates a settings file; throws an Error naming the file and field when it is invalid. */
 export function loadPolicySettings(path: string): PolicySettings {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot load policy settings ${path}: ${(err as Error).message}`);
-  }
-  const result = settingsSchema.safeParse(json);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-    throw new Error(`policy settings ${path} are invalid: ${problems.join('; ')}`);
-  }
-  return result.data;
+  return readConfigFile(path, settingsSchema, 'policy settings', 'set JIT_POLICY_SETTINGS to the settings file').data;
 }
 
 /** Reads the weekday, hour and open change window of an instant in the settings' time zone. */

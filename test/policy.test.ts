@@ -197,7 +197,7 @@ describe('policy settings', () => {
 
   it('names an invalid time zone', () => {
     const path = writeFile('settings.json', JSON.stringify({ timeZone: 'Mars/Olympus', changeWindows: [] }));
-    assert.throws(() => loadPolicySettings(path), new RegExp(`policy settings ${path} are invalid: timeZone: use an IANA time zone`));
+    assert.throws(() => loadPolicySettings(path), new RegExp(`policy settings ${path} is invalid: timeZone: use an IANA time zone`));
   });
 
   it('names a window that ends before it starts', () => {
