@@ -23,7 +23,7 @@ const entitlementSchema = z
         templateRole: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use the name of a role in that mount'),
       })
       .strict(),
-    /** Who approves when policy does not allow the autoApprove action. */
+    /** The approvers, quorum and deadline that apply when policy does not allow the autoApprove action. */
     approval: z
       .object({
         approvers: z.array(identitySchema).default([]),

@@ -131,7 +131,7 @@ function addPolicies(bundle: PolicyBundle, path: string, file: string, text: str
 
 /**
  * Decides one request. Never throws: a request the schema rejects, or a policy that errors while evaluating,
- * denies, and the reasons say why. `preparsed: false` parses the bundle again for this call, which the
+ * denies, and the reasons explain why. `preparsed: false` parses the bundle again for this call, which the
  * benchmark uses as its baseline.
  */
 export function decide(bundle: PolicyBundle, request: CedarRequest, options: { preparsed?: boolean } = {}): CedarDecision {

@@ -35,7 +35,7 @@ const issuerSchema = z
     issuer: z.string().min(1),
     /** The `aud` value tokens must carry for this system, such as `jit-access`. */
     audience: z.string().min(1),
-    /** Where the issuer publishes its keys: a URL, or a file for issuers that cannot be reached. */
+    /** The issuer's key set: a JWKS URL, or a file for issuers that cannot be reached. */
     jwks: z.union([z.object({ url: z.url() }).strict(), z.object({ file: z.string().min(1) }).strict()]),
     /** The identity kind this issuer vouches for, such as `ci`, `k8s`, `spiffe` or `agent`. */
     kind: z.string().regex(/^[a-z][a-z0-9-]*$/, 'use a lowercase word such as ci or k8s'),

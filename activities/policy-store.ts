@@ -12,7 +12,7 @@ import { IdentityVerifier } from './identity';
 import type { PolicySources } from './policy';
 import { loadPolicySettings } from './policy-settings';
 
-/** Where the policy files are. */
+/** Paths of the policy files. */
 export interface PolicyPaths {
   catalog: string;
   policyDir: string;
@@ -22,7 +22,7 @@ export interface PolicyPaths {
   issuers: string;
 }
 
-/** What a reload reports to the worker's log. */
+/** The outcome of a reload, for the worker's log. */
 export type ReloadEvent =
   | { ok: true; policyVersion: string; catalogVersion: string }
   | { ok: false; error: string; keptPolicyVersion: string };

@@ -22,7 +22,7 @@ interface PathOptions {
   settings: string;
 }
 
-/** A request as policy sees it after verification: the identity is given, not proven by a token. */
+/** A request as policy evaluates it after verification: the identity is given, not proven by a token. */
 const requestShape = accessRequestSchema.omit({ identityToken: true });
 
 const caseSchema = z
@@ -81,7 +81,7 @@ export function checkCase(sources: PolicySources, policyCase: PolicyCase): { dec
   return { decision, mismatches };
 }
 
-/** Reads every `*.json` case file in a directory; each holds one case or a list of cases. */
+/** Reads every `*.json` case file in a directory; each contains one case or a list of cases. */
 export function loadCases(directory: string): PolicyCase[] {
   const files = readdirSync(directory).filter((name) => name.endsWith('.json')).sort();
   if (files.length === 0) throw new Error(`no .json case files in ${directory}`);

@@ -1,7 +1,7 @@
 /**
  * Policy decision benchmark: decisions per second and latency percentiles for a bundle of 100 Cedar policies.
- * The baseline, measured in the same run, is the same bundle decided without the parsed-policy cache, which is
- * what a plain `isAuthorized` call does; the 16-policy example bundle is shown for scale.
+ * The baseline, measured in the same run, is the same bundle decided without the parsed-policy cache, as a
+ * plain `isAuthorized` call does. The 16-policy example bundle is shown for scale.
  *
  *   npm run bench:policy [-- --decisions N]
  *
