@@ -72,6 +72,29 @@ describe('jit policy', () => {
     assert.match(result.stderr, new RegExp(`case file ${dir}/bad.json is invalid: 0.identity: `));
   });
 
+  it('keeps the worker from starting on a broken policy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jit-policies-'));
+    cpSync(join(ROOT, 'config', 'policies'), dir, { recursive: true });
+    writeFileSync(join(dir, 'broken.cedar'), 'permit (principal, action, resource) when { context.nope };\n');
+    const worker = await run(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        JIT_POLICY_DIR: dir,
+        JIT_ISSUERS: join(ROOT, 'config', 'issuers.example.json'),
+        VAULT_ADDR: 'http://127.0.0.1:1',
+        VAULT_TOKEN: 'unused',
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+      },
+    }).then(
+      () => ({ code: 0, stdout: '' }),
+      (err: { code: number; stdout: string }) => err,
+    );
+    assert.equal(worker.code, 1);
+    assert.match(worker.stdout, /worker failed to start or crashed/);
+    assert.match(worker.stdout, new RegExp(`${dir}/broken.cedar:1 `));
+  });
+
   it('explains a deny with its reasons', async () => {
     const result = await jit(
       'policy', 'explain', '--principal', 'ci:acme/orders-deploy', '--claim', 'release_approved=true',
