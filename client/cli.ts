@@ -17,6 +17,7 @@ import {
   statusQuery,
 } from '../workflows/definitions';
 import { identitySchema } from '../workflows/request';
+import { jitDataConverter } from './codec';
 import { formatStatus } from './format';
 import { addPolicyCommands } from './policy-commands';
 import { startAccessRequest, unwrapCredential, waitForDecision } from './sdk';
@@ -64,7 +65,7 @@ function collectTask(value: string, previous: Record<string, string>): Record<st
 async function connect(options: GlobalOptions): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: options.address, connectTimeout: '5s' });
-    return new Client({ connection, namespace: options.namespace });
+    return new Client({ connection, namespace: options.namespace, dataConverter: jitDataConverter() });
   } catch (err) {
     throw new Error(
       `cannot reach Temporal at ${options.address}: ${(err as Error).message}. ` +

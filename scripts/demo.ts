@@ -14,6 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { JWK } from 'jose';
 import { Client as PgClient } from 'pg';
 
+import { jitDataConverter } from '../client/codec';
 import { formatStatus } from '../client/format';
 import { AccessRefusedError, requestAccess } from '../client/sdk';
 import type { AccessRequestInput } from '../workflows/request';
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   const temporalAddress = requireEnv('TEMPORAL_ADDRESS');
   const ui = requireEnv('TEMPORAL_UI');
   const vaultAddr = requireEnv('VAULT_ADDR');
-  const client = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
+  const client = new Client({ connection: await Connection.connect({ address: temporalAddress }), dataConverter: jitDataConverter() });
 
   // The pipeline's identity: a token from the local issuer, as GitHub Actions would mint it for the job.
   const privateJwk = JSON.parse(readFileSync(join(requireEnv('JIT_ISSUER_KEYS'), 'private.jwk'), 'utf8')) as JWK;

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 
+import { jitDataConverter } from '../client/codec';
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import {
   ACCESS_REQUEST_WORKFLOW,
@@ -229,6 +230,10 @@ describe('access request workflow', () => {
     const handle = await start({ environment: 'staging', entitlement: 'orders-db-staging-auto', durationSeconds: 2 });
     await result(handle);
     const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows') }, history, handle.workflowId);
+    await Worker.runReplayHistory(
+      { workflowsPath: require.resolve('../workflows'), dataConverter: jitDataConverter(harness.settings.JIT_CODEC_KEYS) },
+      history,
+      handle.workflowId,
+    );
   });
 });

@@ -3,46 +3,37 @@
  * new worker process on the same task queue revokes when the window ends.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 
+import { jitDataConverter } from '../client/codec';
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 import type { WorkerSettings } from '../worker/settings';
 import { startTestIssuer, type TestIssuer } from './helpers/issuer';
-import { eventually, liveDatabaseUsers, ROOT, workerSettings } from './helpers/stack';
+import { eventually, liveDatabaseUsers, spawnWorkerProcess, workerSettings } from './helpers/stack';
 
 let issuer: TestIssuer;
 let settings: WorkerSettings;
 let env: TestWorkflowEnvironment;
 const children: ChildProcess[] = [];
 
-/** Starts `worker/main.ts` as its own process and resolves once it polls the task queue. */
 async function spawnWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    cwd: ROOT,
-    // The test waits for the worker's "worker started" line, which is logged at info level.
-    env: { ...process.env, ...settings, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  await eventually('the worker process to start', 60_000, async () => {
-    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}: ${output}`);
-    return output.includes('"worker started"') || undefined;
-  });
-  return child;
+  const worker = await spawnWorkerProcess(settings);
+  children.push(worker.child);
+  return worker.child;
 }
 
 before(async () => {
   issuer = await startTestIssuer();
   settings = workerSettings(issuer);
-  env = await TestWorkflowEnvironment.createFromExistingServer({ address: settings.TEMPORAL_ADDRESS });
+  env = await TestWorkflowEnvironment.createFromExistingServer({
+    address: settings.TEMPORAL_ADDRESS,
+    client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
+  });
 });
 
 after(async () => {

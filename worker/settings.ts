@@ -20,6 +20,8 @@ const settingsSchema = z.object({
   JIT_ISSUERS: z.string({ message: 'JIT_ISSUERS must name the trusted issuers file; config/issuers.example.json shows the format' }),
   VAULT_ADDR: z.url({ message: 'VAULT_ADDR must be a URL such as http://127.0.0.1:8200' }),
   VAULT_TOKEN: z.string().min(1, 'VAULT_TOKEN must be set to a token with the worker policy'),
+  /** Payload encryption keys, `id:base64key` entries separated by commas; the first encrypts. */
+  JIT_CODEC_KEYS: z.string({ message: 'JIT_CODEC_KEYS must hold the payload encryption keys, such as k1:<base64 of 32 random bytes>' }).min(1),
   JIT_VERIFY_DATABASE_URL: z.string().optional(),
 });
 

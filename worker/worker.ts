@@ -6,6 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 
 import { createActivities } from '../activities';
 import { PolicyStore } from '../activities/policy-store';
+import { jitDataConverter } from '../client/codec';
 import { installTemporalLogging, logger } from './logger';
 import type { WorkerSettings } from './settings';
 
@@ -46,6 +47,7 @@ export async function createJitWorker(settings: WorkerSettings): Promise<JitWork
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.JIT_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
+    dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS),
     activities: createActivities({
       policy,
       vault: { endpoint: settings.VAULT_ADDR, token: settings.VAULT_TOKEN },

@@ -2,6 +2,7 @@
  * Test access to the real local stack that `scripts/test.sh` starts: the Temporal dev server, Vault and
  * PostgreSQL. Each test file runs its own worker on a task queue of its own, with the test catalog.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { Client as PgClient } from 'pg';
 
 import { readSettings, type WorkerSettings } from '../../worker/settings';
 import { startTestIssuer, type TestIssuer } from './issuer';
+import { jitDataConverter } from '../../client/codec';
 import { installTemporalLogging } from '../../worker/logger';
 import { createJitWorker } from '../../worker/worker';
 
@@ -64,7 +66,10 @@ export async function startHarness(overrides: Partial<WorkerSettings> = {}): Pro
   const issuer = await startTestIssuer();
   const settings = workerSettings(issuer, overrides);
   installTemporalLogging();
-  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: settings.TEMPORAL_ADDRESS });
+  const env = await TestWorkflowEnvironment.createFromExistingServer({
+    address: settings.TEMPORAL_ADDRESS,
+    client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
+  });
   const { worker, connection, policy } = await createJitWorker(settings);
   const running = runWorker(worker);
   return {
@@ -86,6 +91,30 @@ function runWorker(worker: Worker): Promise<void> {
   return worker.run().catch((err: Error) => {
     console.error(`test worker stopped with an error: ${err.message}`);
   });
+}
+
+/** A worker running as its own process, and everything it printed so far. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+}
+
+/** Starts `worker/main.ts` as its own process and resolves once it polls the task queue. */
+export async function spawnWorkerProcess(settings: WorkerSettings, logLevel = 'info'): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: ROOT,
+    // The caller waits for the "worker started" line, which is logged at info level.
+    env: { ...process.env, ...settings, LOG_LEVEL: logLevel },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  await eventually('the worker process to start', 60_000, async () => {
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}: ${output}`);
+    return output.includes('"worker started"') || undefined;
+  });
+  return { child, output: () => output };
 }
 
 /** Connects to the target database as the given user. */
