@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,7 @@ describe('jit policy', () => {
         JIT_ISSUERS: join(ROOT, 'config', 'issuers.example.json'),
         VAULT_ADDR: 'http://127.0.0.1:1',
         VAULT_TOKEN: 'unused',
+        JIT_CODEC_KEYS: `k1:${randomBytes(32).toString('base64')}`,
         TEMPORAL_ADDRESS: '127.0.0.1:1',
       },
     }).then(
