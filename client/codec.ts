@@ -1,6 +1,6 @@
 /**
  * Payload encryption for everything this system stores in Temporal: workflow inputs (the identity token),
- * activity results (the credential's wrapping token), query answers, failures, summaries and details.
+ * activity results (the credential's wrapping token), query results, failures, summaries and details.
  *
  * Each payload is serialized and sealed with AES-256-GCM under the current key. The key id travels in the
  * payload's metadata, so keys can be rotated: the first key in JIT_CODEC_KEYS encrypts, and every listed key
@@ -79,7 +79,7 @@ export function codecFromKeys(spec: string): EncryptionCodec {
 }
 
 /**
- * The data converter every client and worker of this system uses: payloads encrypted by the codec, and failure
+ * Returns the data converter every client and worker of this system uses: payloads encrypted by the codec, and failure
  * messages and stack traces moved into encrypted payloads too, so that an error naming a value stays private.
  */
 export function jitDataConverter(codecKeys: string | undefined = process.env.JIT_CODEC_KEYS): DataConverter {

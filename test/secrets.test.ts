@@ -138,7 +138,8 @@ describe('secrets in history and logs', () => {
       wrappingToken: grant.status.grant!.wrappingToken,
       password: grant.credential!.password,
     };
-    assert.ok(secrets.password.length >= 16 && secrets.wrappingToken.length > 10);
+    assert.ok(secrets.password.length >= 16, 'the password is too short to search for');
+    assert.ok(secrets.wrappingToken.length > 10, 'the wrapping token is too short to search for');
 
     // The history exactly as the server stores it, without the client's codec.
     const raw = await env.client.workflowService.getWorkflowExecutionHistory({

@@ -1,6 +1,6 @@
 /**
  * A codec server for the Temporal Web UI: it decrypts payloads (inputs, results, summaries, failures) so an
- * operator can read a run in the UI, which itself holds no key. It speaks Temporal's codec server protocol:
+ * operator can read a run in the UI, which itself has no key. It speaks Temporal's codec server protocol:
  * POST /decode and POST /encode with `{ "payloads": [{ "metadata": {...}, "data": "<base64>" }] }`.
  *
  *   JIT_CODEC_KEYS=... tsx worker/codec-server.ts --port 8888 --ui-origin http://127.0.0.1:8233
