@@ -1,0 +1,37 @@
+/**
+ * A retry of issuance finds what an earlier attempt created: when a worker crashes after Vault answered but
+ * before the activity completed, the next attempt revokes every lease under the grant's role before issuing.
+ * The Vault gateway the activity uses runs here against real Vault and PostgreSQL. A second revoke shows that
+ * revocation is idempotent.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+
+import { VaultGateway } from '../activities/vault';
+import { liveDatabaseUsers, loadStackEnv } from './helpers/stack';
+
+describe('issuance retry', () => {
+  it('revokes the lease of a crashed attempt', async () => {
+    const env = loadStackEnv();
+    const vault = new VaultGateway({ endpoint: env.VAULT_ADDR!, token: env.VAULT_TOKEN! });
+    const vaultRole = `jit-retry-${randomBytes(4).toString('hex')}`;
+    const input = { requestId: vaultRole, vault: { mount: 'database', templateRole: 'orders-readwrite' }, vaultRole, ttlSeconds: 60 };
+
+    // The first attempt issues, then its result is lost as if the worker died before reporting it.
+    const lost = await vault.issue({ ...input, attempt: 1 });
+    assert.deepEqual(await vault.liveLeases({ mount: 'database', vaultRole }), [lost.leaseId]);
+
+    const retried = await vault.issue({ ...input, attempt: 2 });
+    assert.notEqual(retried.leaseId, lost.leaseId);
+    assert.deepEqual(await vault.liveLeases({ mount: 'database', vaultRole }), [retried.leaseId], 'only the retry may hold a lease');
+    const users = await liveDatabaseUsers();
+    assert.ok(!users.includes(lost.username), 'the lost attempt left its database user');
+    assert.ok(users.includes(retried.username));
+
+    await vault.revoke({ mount: 'database', vaultRole });
+    assert.deepEqual(await vault.liveLeases({ mount: 'database', vaultRole }), []);
+    await vault.revoke({ mount: 'database', vaultRole });
+    assert.ok(!(await liveDatabaseUsers()).includes(retried.username));
+  });
+});
