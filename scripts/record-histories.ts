@@ -1,0 +1,69 @@
+/**
+ * Records workflow histories for the replay test: a grant waiting for approval, one inside its window, and one
+ * revoked. Run it against the test stack after a deliberate change of workflow behavior, then commit the files:
+ *
+ *   JIT_STATE_DIR=.jit/test-stack npm run stack -- start --no-worker
+ *   node --import tsx scripts/record-histories.ts
+ *
+ * The histories are encrypted with the public test key in test/helpers/histories.ts.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+import { startAccessRequest, waitForDecision } from '../client/sdk';
+import { approveSignal, releaseSignal, revokeSignal, statusQuery } from '../workflows/definitions';
+import { HISTORY_CODEC_KEYS, HISTORY_DIR } from '../test/helpers/histories';
+import { eventually, startHarness } from '../test/helpers/stack';
+
+async function save(handle: WorkflowHandle, state: string): Promise<void> {
+  // Binary protobuf, the server's own encoding, so that replay reads exactly what was recorded.
+  const file = join(HISTORY_DIR, `${state}.pb`);
+  writeFileSync(file, temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish());
+  console.log(`recorded ${file}`);
+}
+
+async function main(): Promise<void> {
+  const harness = await startHarness({ JIT_CODEC_KEYS: HISTORY_CODEC_KEYS });
+  const start = async (entitlement: string, environment: string, durationSeconds: number) =>
+    startAccessRequest(
+      harness.env.client,
+      {
+        identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
+        entitlement,
+        environment,
+        durationSeconds,
+        reason: 'recorded for the replay test',
+        ticket: 'CHG-1',
+        task: { run: 'recording' },
+      },
+      { taskQueue: harness.settings.JIT_TASK_QUEUE },
+    );
+  const phase = (handle: WorkflowHandle, wanted: string) =>
+    eventually(`${handle.workflowId} to be ${wanted}`, 30_000, async () => ((await handle.query(statusQuery)).phase === wanted ? true : undefined));
+
+  try {
+    const waiting = await start('orders-db-readwrite', 'production', 30);
+    await phase(waiting, 'pending-approval');
+    await waiting.signal(approveSignal, { approver: 'user:mallory' });
+    await eventually('the vote', 10_000, async () => ((await waiting.query(statusQuery)).votes.length === 1 ? true : undefined));
+    await save(waiting, 'waiting-for-approval');
+    await waiting.signal(revokeSignal, { by: 'user:operator', reason: 'recording finished' });
+
+    const held = await start('orders-db-staging-auto', 'staging', 60);
+    await waitForDecision(held);
+    await save(held, 'inside-window');
+    await held.signal(releaseSignal, { by: 'ci:deploy-pipeline' });
+    await phase(held, 'revoked');
+    await save(held, 'revoked');
+  } finally {
+    await harness.stop();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`recording failed: ${err.message}`);
+  process.exit(1);
+});
