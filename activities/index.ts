@@ -3,9 +3,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 
-import type { GrantRecord, PolicyDecision, VerifiedIdentity } from '../workflows/definitions';
+import { ACCESS_REQUEST_WORKFLOW, grantRoleName, type GrantRecord, type PolicyDecision, type VerifiedIdentity } from '../workflows/definitions';
 import { parseAccessRequest, type AccessRequest } from '../workflows/request';
 import { IdentityError } from './identity';
 import { evaluate } from './policy';
@@ -13,6 +14,8 @@ import type { PolicyStore } from './policy-store';
 import { VaultGateway, type IssueInput, type RevokeInput, type VaultSettings } from './vault';
 
 export interface ActivityDependencies {
+  /** Lists running access-request workflows, for the reconciler. */
+  temporal?: Client;
   /** The policy files in force; read on every evaluation so a reload takes effect at once. */
   policy: PolicyStore;
   vault: VaultSettings;
@@ -80,6 +83,28 @@ export function createActivities(deps: ActivityDependencies) {
       return grant;
     },
 
+    /**
+     * Finds per-grant Vault roles that no running access-request workflow owns, in every mount the catalog
+     * uses. Such a role is left by a workflow that ended without running its revocation.
+     */
+    async findOrphanGrants(): Promise<Array<{ mount: string; vaultRole: string; liveLeases: number }>> {
+      if (!deps.temporal) throw ApplicationFailure.nonRetryable('the reconciler needs a Temporal client; the worker passes one');
+      const owned = new Set<string>();
+      const query = `WorkflowType = '${ACCESS_REQUEST_WORKFLOW}' AND ExecutionStatus = 'Running'`;
+      for await (const execution of deps.temporal.workflow.list({ query })) owned.add(grantRoleName(execution.workflowId));
+
+      const mounts = new Set(Object.values(deps.policy.sources.catalog.entitlements).map((entitlement) => entitlement.vault.mount));
+      const orphans: Array<{ mount: string; vaultRole: string; liveLeases: number }> = [];
+      for (const mount of mounts) {
+        for (const vaultRole of await vault.listGrantRoles(mount)) {
+          if (owned.has(vaultRole) || (await isRunning(deps.temporal, vaultRole))) continue;
+          orphans.push({ mount, vaultRole, liveLeases: (await vault.liveLeases({ mount, vaultRole })).length });
+        }
+      }
+      Context.current().log.info('reconciliation scan', { running: owned.size, orphans: orphans.length });
+      return orphans;
+    },
+
     /** Revokes every lease of the grant and deletes its Vault role. Safe to repeat. */
     async revokeCredential(input: RevokeInput): Promise<void> {
       await vault.revoke(input);
@@ -111,6 +136,20 @@ export function createActivities(deps: ActivityDependencies) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Checks one workflow directly, because the visibility store behind `list` may lag behind a workflow that has
+ * just started. A role name equals its workflow id for the ids the SDK creates.
+ */
+async function isRunning(temporal: Client, workflowId: string): Promise<boolean> {
+  try {
+    const description = await temporal.workflow.getHandle(workflowId).describe();
+    return description.status.name === 'RUNNING';
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError') return false;
+    throw err;
+  }
+}
 
 async function countDatabaseUser(url: string, username: string): Promise<{ roles: number; sessions: number }> {
   const client = new PgClient({ connectionString: url, connectionTimeoutMillis: 5_000 });

@@ -115,6 +115,17 @@ export class VaultGateway {
     );
   }
 
+  /** Lists the per-grant roles (names starting with `jit-`) in a mount. */
+  async listGrantRoles(mount: string): Promise<string[]> {
+    try {
+      const listed = await this.client.list(`${mount}/roles`);
+      return ((listed.data?.keys ?? []) as string[]).filter((name) => name.startsWith('jit-'));
+    } catch (err) {
+      if (statusOf(err) === 404) return [];
+      throw this.describe('list', `${mount}/roles`, err);
+    }
+  }
+
   /** Lists the lease ids still alive under the grant's role; an empty list means none is left. */
   async liveLeases(input: RevokeInput): Promise<string[]> {
     const prefix = `${input.mount}/creds/${input.vaultRole}/`;

@@ -1,9 +1,14 @@
 # Vault policy for the jit-access worker: only what issuance, read-back and revocation need.
 # The stack script installs it as "jit-worker" and gives the worker a token with no other policy.
 
-# Read the entitlements' template roles, whose statements each grant copies.
+# Read the entitlements' template roles, whose statements each grant copies, and list the roles so the
+# reconciler can find per-grant roles that no running workflow owns.
 path "database/roles/*" {
-  capabilities = ["read"]
+  capabilities = ["read", "list"]
+}
+
+path "database/roles" {
+  capabilities = ["list"]
 }
 
 # Create and delete the per-grant roles. NOTE: writing a role means choosing its SQL statements, so this

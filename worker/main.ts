@@ -8,12 +8,13 @@ import { createJitWorker } from './worker';
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  const { worker, connection, policy } = await createJitWorker(settings);
+  const { worker, connection, policy, temporal } = await createJitWorker(settings);
   logger.info({ taskQueue: settings.JIT_TASK_QUEUE, temporal: settings.TEMPORAL_ADDRESS, vault: settings.VAULT_ADDR }, 'worker started');
   try {
     await worker.run();
   } finally {
     policy.close();
+    await temporal.connection.close();
     await connection.close();
     logger.info('worker stopped');
   }

@@ -23,6 +23,8 @@ const settingsSchema = z.object({
   /** Payload encryption keys, `id:base64key` entries separated by commas; the first encrypts. */
   JIT_CODEC_KEYS: z.string({ message: 'JIT_CODEC_KEYS must hold the payload encryption keys, such as k1:<base64 of 32 random bytes>' }).min(1),
   JIT_VERIFY_DATABASE_URL: z.string().optional(),
+  /** How often the reconciler runs, as a Temporal duration such as `1m`, or `off`. */
+  JIT_RECONCILE_EVERY: z.string().default('1m'),
 });
 
 export type WorkerSettings = z.output<typeof settingsSchema>;

@@ -2,12 +2,15 @@
  * Creates the worker that runs access-request workflows and their activities. Tests call this in-process; the
  * `worker/main.ts` entry point runs it as a service.
  */
+import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 
 import { createActivities } from '../activities';
 import { PolicyStore } from '../activities/policy-store';
 import { jitDataConverter } from '../client/codec';
 import { installTemporalLogging, logger } from './logger';
+import { RECONCILE_WORKFLOW } from '../workflows/definitions';
 import type { WorkerSettings } from './settings';
 
 /** A created, not yet running, worker and the connection to close after it stops. */
@@ -16,6 +19,8 @@ export interface JitWorker {
   connection: NativeConnection;
   /** Watches the policy files; close it after the worker stops. */
   policy: PolicyStore;
+  /** The client the reconciler lists workflows with; close its connection after the worker stops. */
+  temporal: Client;
 }
 
 /**
@@ -42,17 +47,45 @@ export async function createJitWorker(settings: WorkerSettings): Promise<JitWork
   });
 
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+  const dataConverter = jitDataConverter(settings.JIT_CODEC_KEYS);
+  const temporal = new Client({
+    connection: await Connection.connect({ address: settings.TEMPORAL_ADDRESS }),
+    namespace: settings.TEMPORAL_NAMESPACE,
+    dataConverter,
+  });
+  if (settings.JIT_RECONCILE_EVERY !== 'off') await scheduleReconciler(temporal, settings);
+
   const worker = await Worker.create({
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.JIT_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS),
+    dataConverter,
     activities: createActivities({
+      temporal,
       policy,
       vault: { endpoint: settings.VAULT_ADDR, token: settings.VAULT_TOKEN },
       verifyDatabaseUrl: settings.JIT_VERIFY_DATABASE_URL,
     }),
   });
-  return { worker, connection, policy };
+  return { worker, connection, policy, temporal };
+}
+
+/**
+ * Creates the schedule that runs the reconciler on this task queue, once; an existing schedule is left as it
+ * is, so several workers share one.
+ */
+async function scheduleReconciler(temporal: Client, settings: WorkerSettings): Promise<void> {
+  const scheduleId = `jit-reconcile-${settings.JIT_TASK_QUEUE}`;
+  try {
+    await temporal.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: settings.JIT_RECONCILE_EVERY as Duration }] },
+      action: { type: 'startWorkflow', workflowType: RECONCILE_WORKFLOW, taskQueue: settings.JIT_TASK_QUEUE, workflowId: `${scheduleId}-run` },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    });
+    logger.info({ scheduleId, every: settings.JIT_RECONCILE_EVERY }, 'reconciler scheduled');
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
 }

@@ -25,6 +25,7 @@ import {
   denySignal,
   entitlementKey,
   environmentKey,
+  grantRoleName,
   phaseKey,
   releaseSignal,
   requesterKey,
@@ -215,15 +216,6 @@ async function revokeAndVerify(
     cause,
   };
   setPhase(status, 'revoked', `revoked (${cause}); verified: ${checks.join('; ')}`);
-}
-
-/**
- * Names the per-grant Vault role. Derived from the workflow id, so every retry of issuance and every
- * revocation address the same role and its leases. The `jit-` prefix is what the worker's Vault policy allows.
- */
-function grantRoleName(requestId: string): string {
-  const name = requestId.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-  return (name.startsWith('jit-') ? name : `jit-${name}`).slice(0, 100);
 }
 
 function errorMessage(err: unknown): string {

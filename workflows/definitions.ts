@@ -8,6 +8,9 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 /** The workflow type name that clients start and list. */
 export const ACCESS_REQUEST_WORKFLOW = 'accessRequest';
 
+/** The workflow type name of the reconciler, which a schedule starts. */
+export const RECONCILE_WORKFLOW = 'reconcileLeases';
+
 /** The task queue the worker polls unless JIT_TASK_QUEUE says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'jit-access';
 
@@ -144,6 +147,16 @@ export interface AccessRequestStatus {
   revocation?: RevocationRecord;
   /** A one-line explanation of a final phase other than `revoked`. */
   outcome?: string;
+}
+
+/**
+ * Names the per-grant Vault role. Derived from the workflow id, so every retry of issuance, every revocation and
+ * the reconciler address the same role and its leases. The `jit-` prefix is what the worker's Vault policy
+ * allows.
+ */
+export function grantRoleName(requestId: string): string {
+  const name = requestId.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  return (name.startsWith('jit-') ? name : `jit-${name}`).slice(0, 100);
 }
 
 /** Approve the request. Counted only from an eligible approver other than the requester, once each. */

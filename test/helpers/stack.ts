@@ -49,6 +49,8 @@ export function workerSettings(issuer: TestIssuer, overrides: Partial<WorkerSett
     JIT_POLICY_SETTINGS: join(ROOT, 'config', 'policy-settings.json'),
     JIT_ISSUERS: issuer.issuersFile,
     JIT_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
+    // Tests run the reconciler themselves when they need it.
+    JIT_RECONCILE_EVERY: 'off',
     ...overrides,
   };
 }
@@ -70,7 +72,7 @@ export async function startHarness(overrides: Partial<WorkerSettings> = {}): Pro
     address: settings.TEMPORAL_ADDRESS,
     client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
   });
-  const { worker, connection, policy } = await createJitWorker(settings);
+  const { worker, connection, policy, temporal } = await createJitWorker(settings);
   const running = runWorker(worker);
   return {
     env,
@@ -80,6 +82,7 @@ export async function startHarness(overrides: Partial<WorkerSettings> = {}): Pro
       worker.shutdown();
       await running;
       policy.close();
+      await temporal.connection.close();
       await connection.close();
       await env.teardown();
       issuer.close();
