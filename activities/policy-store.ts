@@ -4,7 +4,7 @@
  * last good set in force and is logged.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 import { loadCatalog } from './catalog';
 import { loadPolicyBundle } from './cedar';
@@ -62,14 +62,28 @@ export class PolicyStore {
   }
 
   /**
-   * Reloads shortly after any policy file changes; editors write files in several steps, so changes within
-   * 200 ms are taken together. Call `close` to stop watching.
+   * Reloads shortly after a policy file changes; editors write files in several steps, so changes within
+   * 200 ms are taken together. Folders are watched rather than files, because an editor that saves by
+   * renaming replaces the file a watch would follow. Other files in those folders, such as logs, are ignored.
+   * Call `close` to stop watching.
    */
   watch(onReload: (event: ReloadEvent) => void): void {
-    const targets = new Set([this.paths.policyDir, dirname(this.paths.catalog), dirname(this.paths.settings), dirname(this.paths.issuers)]);
-    for (const target of targets) {
+    const folders = new Map<string, (name: string) => boolean>();
+    const addFile = (path: string) => {
+      const previous = folders.get(dirname(path));
+      folders.set(dirname(path), (name) => name === basename(path) || (previous?.(name) ?? false));
+    };
+    addFile(this.paths.catalog);
+    addFile(this.paths.settings);
+    addFile(this.paths.issuers);
+    if (this.paths.schema) addFile(this.paths.schema);
+    const previous = folders.get(this.paths.policyDir);
+    folders.set(this.paths.policyDir, (name) => /\.cedar(schema)?$/.test(name) || (previous?.(name) ?? false));
+
+    for (const [folder, isPolicyFile] of folders) {
       this.watchers.push(
-        watch(target, () => {
+        watch(folder, (_event, name) => {
+          if (name !== null && !isPolicyFile(name.toString())) return;
           clearTimeout(this.pending);
           this.pending = setTimeout(() => onReload(this.reload()), 200);
         }),

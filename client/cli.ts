@@ -137,7 +137,11 @@ export function buildCli(): Command {
           return;
         }
         const status = await waitForDecision(handle, {
-          onPhase: (current) => options.json || console.error(`${handle.workflowId}: ${current.phase}`),
+          onPhase: (current) => {
+            if (options.json) return;
+            const hint = current.phase === 'pending-approval' ? ` (an approver runs: npx jit approve ${handle.workflowId} --as <kind:name>)` : '';
+            console.error(`${handle.workflowId}: ${current.phase}${hint}`);
+          },
         });
         const credential =
           status.phase === 'granted' && status.grant && opts.vaultAddr

@@ -294,8 +294,8 @@ cmd_status() {
 
 cmd_clean() {
   cmd_stop
-  step "Deleting $STATE_DIR and $PG_DIR/pgdata"
-  rm -rf "$STATE_DIR" "$PG_DIR/pgdata"
+  step "Deleting $STATE_DIR and $PG_DIR"
+  rm -rf "$STATE_DIR" "$PG_DIR"
 }
 
 case "${1:-}" in

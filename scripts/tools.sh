@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 exec 3>&1 1>&2
 
 need_go() {
-  command -v go >/dev/null 2>&1 || die "Go is required to build the servers; install Go 1.21 or newer, or set JIT_TEMPORAL_BIN and JIT_VAULT_BIN"
+  command -v go >/dev/null 2>&1 || die "Go is required to build the servers; install Go 1.25 or newer, or set JIT_TEMPORAL_BIN and JIT_VAULT_BIN"
 }
 
 find_temporal() {

@@ -277,6 +277,26 @@ describe('policy store', () => {
     }
   });
 
+  it('ignores other files in the watched folders', async () => {
+    const { dir, store } = copyConfig();
+    const events: unknown[] = [];
+    store.watch((event) => events.push(event));
+    try {
+      // The worker's own log may sit beside the settings file, as in the local stack.
+      writeFileSync(join(dir, 'worker.log'), 'a log line\n');
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.equal(events.length, 0, 'a log write must not reload the policy');
+
+      writeFileSync(join(dir, 'policy-settings.json'), JSON.stringify({ timeZone: 'Europe/Berlin', changeWindows: [] }));
+      const deadline = Date.now() + 5_000;
+      while (events.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(events.length, 1);
+      assert.equal(store.sources.settings.timeZone, 'Europe/Berlin');
+    } finally {
+      store.close();
+    }
+  });
+
   it('refuses to start on a broken file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jit-config-'));
     cpSync(CONFIG, dir, { recursive: true });
