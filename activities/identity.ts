@@ -141,7 +141,7 @@ function describeJoseError(err: unknown): string {
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim ${err.claim} is invalid (${err.reason})`;
   if (err instanceof joseErrors.JWKSNoMatchingKey) return "no key in the issuer's JWKS matches the token's key id";
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'the signature does not verify';
-  if (err instanceof joseErrors.JWKSTimeout) return "the issuer's JWKS did not answer in time";
+  if (err instanceof joseErrors.JWKSTimeout) return "fetching the issuer's JWKS timed out";
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'its algorithm is not allowed';
   return err instanceof Error ? err.message : String(err);
 }

@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   };
   say('the pipeline runs on CI runner 10.20.4.7 with a verified token for acme/orders-deploy (release_approved = true)');
 
-  // No change window is open yet, so policy denies the request and says why.
+  // No change window is open yet, so policy denies the request and gives the reason.
   setChangeWindow(undefined);
   say(`deploy pipeline requests orders-db-readwrite in production for ${WINDOW_SECONDS}s (ticket CHG-1042), no change window open`);
   try {

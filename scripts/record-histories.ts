@@ -41,8 +41,8 @@ async function main(): Promise<void> {
       },
       { taskQueue: harness.settings.JIT_TASK_QUEUE },
     );
-  const phase = (handle: WorkflowHandle, wanted: string) =>
-    eventually(`${handle.workflowId} to be ${wanted}`, 30_000, async () => ((await handle.query(statusQuery)).phase === wanted ? true : undefined));
+  const phase = (handle: WorkflowHandle, expected: string) =>
+    eventually(`${handle.workflowId} to be ${expected}`, 30_000, async () => ((await handle.query(statusQuery)).phase === expected ? true : undefined));
 
   try {
     const waiting = await start('orders-db-readwrite', 'production', 30);

@@ -1,5 +1,5 @@
 /**
- * A retry of issuance finds what an earlier attempt created: when a worker crashes after Vault answered but
+ * A retry of issuance finds what an earlier attempt created: when a worker crashes after Vault responded but
  * before the activity completed, the next attempt revokes every lease under the grant's role before issuing.
  * The Vault gateway the activity uses runs here against real Vault and PostgreSQL. A second revoke shows that
  * revocation is idempotent.

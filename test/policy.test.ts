@@ -167,7 +167,8 @@ describe('policy decision properties', () => {
           );
           if (decision.allow) {
             allows += 1;
-            assert.ok(decision.vault && decision.approval, 'an allow must say where to issue and how to approve');
+            assert.ok(decision.vault, 'an allow must say where to issue');
+            assert.ok(decision.approval, 'an allow must say how to approve');
             assert.ok(!decision.reasons.some((reason) => reason.startsWith('FAIL')), decision.reasons.join('\n'));
           } else {
             denies += 1;
@@ -179,7 +180,8 @@ describe('policy decision properties', () => {
       ),
       { numRuns: 3000 },
     );
-    assert.ok(allows > 0 && denies > 0, `both outcomes must occur (allows ${allows}, denies ${denies})`);
+    assert.ok(allows > 0, `the samples must include allows (denies ${denies})`);
+    assert.ok(denies > 0, `the samples must include denies (allows ${allows})`);
   });
 });
 

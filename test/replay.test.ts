@@ -1,7 +1,7 @@
 /**
  * Deploy safety: histories recorded from earlier runs (a grant waiting for approval, one inside its window, one
  * revoked) replay against the current workflow code. A change that would strand a running grant, such as a
- * reordered activity or timer, fails here; guard such a change with `patched()` and record again with
+ * reordered activity or timer, fails here. Guard such a change with `patched()`, then record again with
  * scripts/record-histories.ts.
  */
 import assert from 'node:assert/strict';

@@ -5,7 +5,7 @@
  *
  *   JIT_CODEC_KEYS=... tsx worker/codec-server.ts --port 8888 --ui-origin http://127.0.0.1:8233
  *
- * It listens on 127.0.0.1 only and answers any caller that can reach it, so anyone on this host can decrypt.
+ * It listens on 127.0.0.1 only and serves any caller that can reach it, so anyone on this host can decrypt.
  * NOTE: a shared deployment must put authentication in front of it; the UI can forward its users' tokens.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

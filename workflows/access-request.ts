@@ -1,9 +1,9 @@
 /**
  * The access-request workflow: one durable run per request, from policy to verified revocation.
  *
- * Read top to bottom, it is the lifecycle: validate, evaluate policy, wait for approval, evaluate policy
- * again, issue a credential whose Vault lease ends with the window, hold it until the window ends or the
- * requester releases it, then revoke and verify. Every side effect lives in an activity.
+ * Read top to bottom, it is the lifecycle. It validates, evaluates policy, waits for approval and evaluates
+ * policy again. It issues a credential whose Vault lease ends with the window, and holds it until the window
+ * ends or the requester releases it. Then it revokes and verifies. Every side effect lives in an activity.
  */
 import {
   ApplicationFailure,
@@ -176,7 +176,7 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
   status.grant = grant;
   setPhase(status, 'granted', `granted to ${status.requester} until ${grant.expiresAt}`);
 
-  // 5. Hold until the lease's end, a release or an operator revoke; then revoke in a scope that
+  // 5. Hold until the lease's end, a release or an operator revoke. Revocation runs in a scope that
   // cancellation cannot interrupt, so a cancelled workflow still removes access.
   let cause: RevocationRecord['cause'] = 'window-ended';
   try {

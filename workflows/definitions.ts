@@ -11,7 +11,7 @@ export const ACCESS_REQUEST_WORKFLOW = 'accessRequest';
 /** The workflow type name of the reconciler, which a schedule starts. */
 export const RECONCILE_WORKFLOW = 'reconcileLeases';
 
-/** The task queue the worker polls unless JIT_TASK_QUEUE says otherwise. */
+/** The task queue the worker polls unless JIT_TASK_QUEUE sets another. */
 export const DEFAULT_TASK_QUEUE = 'jit-access';
 
 /**
@@ -31,7 +31,7 @@ export type Phase =
 
 export const FINAL_PHASES: readonly Phase[] = ['revoked', 'denied', 'expired', 'failed'];
 
-/** Who may approve a request and how many distinct approvals it needs. */
+/** The approval rule of a request: eligible approvers, distinct approvals needed, and the deadline. */
 export interface ApprovalRule {
   /** True when policy lets the request skip human approval. */
   autoApprove: boolean;
@@ -43,7 +43,7 @@ export interface ApprovalRule {
   deadlineSeconds: number;
 }
 
-/** Where and how Vault issues the credential for an entitlement. */
+/** The Vault mount and template role that issue an entitlement's credential. */
 export interface VaultTarget {
   /** Mount path of the database secrets engine, such as `database`. */
   mount: string;
@@ -80,7 +80,7 @@ export interface PolicyDecision {
   stage: 'request' | 'issue';
   /** Present only on allow. */
   approval?: ApprovalRule;
-  /** The longest window this entitlement grants, in seconds. Present only on allow. */
+  /** The maximum window this entitlement grants, in seconds. Present only on allow. */
   maxDurationSeconds?: number;
   /** Present only on allow. */
   vault?: VaultTarget;
@@ -97,13 +97,13 @@ export interface ApprovalVote {
 export interface RecordedVote extends ApprovalVote {
   decision: 'approve' | 'deny';
   counted: boolean;
-  /** Why a vote was not counted; absent when it counted. */
+  /** The reason a vote was not counted; absent when it counted. */
   rejectedBecause?: string;
   at: string;
 }
 
 /**
- * What the workflow knows about the credential it issued. Never contains the secret itself: the password
+ * The workflow's record of the credential it issued. It never contains the secret itself: the password
  * travels to the requester inside a single-use Vault wrapping token.
  */
 export interface GrantRecord {
@@ -124,13 +124,13 @@ export interface RevocationRecord {
   revokedAt: string;
   /** Seconds between the end of the window (or the release) and the verified revocation. */
   lagSeconds: number;
-  /** What the read-back checked, such as `lease lookup: not found`. */
+  /** The read-back checks that passed, such as `Vault lease lookup: no live lease`. */
   checks: string[];
-  /** What ended the window. */
+  /** The event that ended the window. */
   cause: 'window-ended' | 'released' | 'revoked-by-operator' | 'cancelled';
 }
 
-/** The answer of the `status` query. */
+/** The result of the `status` query. */
 export interface AccessRequestStatus {
   requestId: string;
   phase: Phase;
@@ -171,7 +171,7 @@ export const releaseSignal = defineSignal<[{ by: string }]>('release');
 /** An operator ends the grant, or the pending request, immediately. */
 export const revokeSignal = defineSignal<[{ by: string; reason: string }]>('revoke');
 
-/** The full state of the request; answered from memory, so it is cheap to poll. */
+/** The full state of the request, returned from memory, so it is cheap to poll. */
 export const statusQuery = defineQuery<AccessRequestStatus>('status');
 
 export const requesterKey = defineSearchAttributeKey('JitRequester', SearchAttributeType.KEYWORD);

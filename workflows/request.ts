@@ -31,15 +31,15 @@ export const identitySchema = z
     'use KIND:NAME, such as ci:deploy-pipeline or user:alice',
   );
 
-/** The longest window any request may ask for; entitlements set their own, lower maximum. */
+/** The maximum window of any request; entitlements set their own, lower maximum. */
 export const MAX_WINDOW_SECONDS = 12 * 60 * 60;
 
 export const accessRequestSchema = z
   .object({
     /**
      * The requester's identity proof: a compact OIDC JWT from a configured issuer (GitHub Actions, a Kubernetes
-     * service account, a SPIFFE JWT-SVID, an internal issuer). The verified token, not the caller, says who
-     * the requester is.
+     * service account, a SPIFFE JWT-SVID, an internal issuer). The verified token, not the caller, determines
+     * who the requester is.
      */
     identityToken: z
       .string()
@@ -47,7 +47,7 @@ export const accessRequestSchema = z
       .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'identityToken must be a compact JWT (header.payload.signature)'),
     /** The entitlement name from the catalog, such as `orders-db-readwrite`. */
     entitlement: slug,
-    /** The environment the requester says it runs in; policy compares it with the entitlement's. */
+    /** The environment the requester reports it runs in; policy compares it with the entitlement's. */
     environment: slug,
     /**
      * The address the request comes from, as the SDK reports it. Policy may require a network, such as the CI
@@ -60,7 +60,7 @@ export const accessRequestSchema = z
       .int('durationSeconds must be a whole number of seconds')
       .min(1, 'durationSeconds must be at least 1')
       .max(MAX_WINDOW_SECONDS, `durationSeconds must be at most ${MAX_WINDOW_SECONDS} (12 hours)`),
-    /** Why the access is needed, in words an approver can judge. */
+    /** The reason access is needed, in words an approver can judge. */
     reason: z.string().trim().min(10, 'reason must say in at least 10 characters why access is needed').max(500),
     /** The change or incident ticket the task belongs to. */
     ticket: ticketId,
@@ -94,8 +94,8 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
     .map((issue) => {
       const field = issue.path.length > 0 ? issue.path.join('.') : '(request)';
       const secret = issue.path[0] === 'identityToken';
-      const shown = !secret && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null);
-      const got = shown ? ` (got ${JSON.stringify(issue.input)?.slice(0, 80)})` : '';
+      const showValue = !secret && issue.input !== undefined && (typeof issue.input !== 'object' || issue.input === null);
+      const got = showValue ? ` (got ${JSON.stringify(issue.input)?.slice(0, 80)})` : '';
       return `${field}: ${issue.message}${got}`;
     })
     .join('; ');
