@@ -3,7 +3,7 @@
 #   tools/vault/build.sh BUILD_DIR OUTPUT
 #
 # Vault's go.mod replaces its api and sdk modules with directories of its own source tree, which a module
-# dependency cannot see, so the build uses the released vault/sdk v0.9.2 in their place. That release panics at start on a check
+# dependency cannot see, so the released vault/sdk v0.9.2 stands in. That release panics at start on a check
 # newer than Vault v1.14: a path that defines a create operation must define an existence check, and Vault
 # v1.14's system backend has one that does not. The build therefore uses a copy of the sdk with that panic
 # removed; Vault v1.14's own sdk tree did not have it.
