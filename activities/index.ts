@@ -107,7 +107,12 @@ export function createActivities(deps: ActivityDependencies) {
 
     /** Revokes every lease of the grant and deletes its Vault role. Safe to repeat. */
     async revokeCredential(input: RevokeInput): Promise<void> {
-      await vault.revoke(input);
+      try {
+        await vault.revoke(input);
+      } catch (err) {
+        reportRevocationFailure(input, err);
+        throw err;
+      }
       Context.current().log.info('credential revoked', { vaultRole: input.vaultRole });
     },
 
@@ -119,14 +124,18 @@ export function createActivities(deps: ActivityDependencies) {
       const checks: string[] = [];
       const live = await vault.liveLeases(input);
       if (live.length > 0) {
-        throw new Error(`${live.length} lease(s) under ${input.mount}/creds/${input.vaultRole} are still alive`);
+        const err = new Error(`${live.length} lease(s) under ${input.mount}/creds/${input.vaultRole} are still alive`);
+        reportRevocationFailure(input, err);
+        throw err;
       }
       checks.push('Vault lease lookup: no live lease');
 
       if (deps.verifyDatabaseUrl && input.username) {
         const { roles, sessions } = await countDatabaseUser(deps.verifyDatabaseUrl, input.username);
         if (roles > 0 || sessions > 0) {
-          throw new Error(`database user ${input.username} still exists (${roles} role, ${sessions} session(s))`);
+          const err = new Error(`database user ${input.username} still exists (${roles} role, ${sessions} session(s))`);
+          reportRevocationFailure(input, err);
+          throw err;
         }
         checks.push('PostgreSQL: role dropped, no session open');
       }
@@ -136,6 +145,25 @@ export function createActivities(deps: ActivityDependencies) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Attempts after which a failing revocation is logged as late, at error level, for alerting. */
+const LATE_REVOCATION_ATTEMPTS = 5;
+
+/**
+ * Logs a failed revocation attempt with the ids involved. Temporal retries it without limit; from the fifth
+ * attempt on, the line says the revocation is late, so an alert on it reaches an operator.
+ */
+function reportRevocationFailure(input: RevokeInput, err: unknown): void {
+  const { attempt, workflowExecution } = Context.current().info;
+  const fields = {
+    requestId: workflowExecution?.workflowId,
+    vaultRole: input.vaultRole,
+    attempt,
+    error: (err as Error).message,
+  };
+  if (attempt >= LATE_REVOCATION_ATTEMPTS) Context.current().log.error('revocation late: still failing, retrying', fields);
+  else Context.current().log.warn('revocation attempt failed, retrying', fields);
+}
 
 /**
  * Checks one workflow directly, because the visibility store behind `list` may lag behind a workflow that has

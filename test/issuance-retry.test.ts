@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 
+import { MockActivityEnvironment } from '@temporalio/testing';
+
+import { createActivities } from '../activities';
 import { VaultGateway } from '../activities/vault';
 import { liveDatabaseUsers, loadStackEnv } from './helpers/stack';
 
@@ -33,5 +36,34 @@ describe('issuance retry', () => {
     assert.deepEqual(await vault.liveLeases({ mount: 'database', vaultRole }), []);
     await vault.revoke({ mount: 'database', vaultRole });
     assert.ok(!(await liveDatabaseUsers()).includes(retried.username));
+  });
+});
+
+describe('revocation failures', () => {
+  it('logs a late revocation with its ids', async () => {
+    const env = loadStackEnv();
+    const activities = createActivities({
+      policy: undefined as never,
+      vault: { endpoint: env.VAULT_ADDR!, token: env.VAULT_TOKEN! },
+    });
+    const entries: Array<{ level: string; message: string; meta?: Record<string, unknown> }> = [];
+    const log = (level: string, message: string, meta?: Record<string, unknown>) => entries.push({ level, message, meta });
+    const at = (level: string) => (message: string, meta?: Record<string, unknown>) => log(level, message, meta);
+    const testLogger = { log, trace: at('TRACE'), debug: at('DEBUG'), info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
+
+    // The worker's token may not revoke outside database/creds/jit-*, so Vault rejects this revocation.
+    const input = { mount: 'not-a-mount', vaultRole: 'jit-late-revocation' };
+    for (const attempt of [1, 5]) {
+      await assert.rejects(
+        new MockActivityEnvironment({ attempt }, { logger: testLogger }).run(activities.revokeCredential, input),
+        /Vault write sys\/leases\/revoke-prefix\/not-a-mount\/creds\/jit-late-revocation failed with HTTP 403/,
+      );
+    }
+    const failures = entries.filter((entry) => entry.meta?.vaultRole === 'jit-late-revocation');
+    assert.deepEqual(failures.map((entry) => [entry.level, entry.message, entry.meta?.attempt]), [
+      ['WARN', 'revocation attempt failed, retrying', 1],
+      ['ERROR', 'revocation late: still failing, retrying', 5],
+    ]);
+    assert.ok(!JSON.stringify(failures).includes(env.VAULT_TOKEN!), 'the log must not contain the Vault token');
   });
 });
