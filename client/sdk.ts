@@ -87,6 +87,8 @@ export async function startAccessRequest(
   const request = parseAccessRequest(input);
   const workflowId = `jit-${request.entitlement}-${randomBytes(4).toString('hex')}`;
 
+  // No execution or run timeout on purpose: a timeout ends the run without running its revocation. The
+  // approval deadline and the window are durable timers inside the workflow instead.
   return client.workflow.start(ACCESS_REQUEST_WORKFLOW, {
     workflowId,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
