@@ -1,0 +1,67 @@
+/**
+ * PostgreSQL refuses Vault's connection across the moment of revocation: the vault_admin user loses LOGIN and
+ * its sessions are ended shortly before the window ends, and gets LOGIN back some seconds later. Revocation
+ * keeps retrying and removes the user once PostgreSQL accepts Vault again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { startAccessRequest, waitForDecision } from '../client/sdk';
+import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+import { adminQuery, eventually, liveDatabaseUsers, startHarness, type Harness } from './helpers/stack';
+
+const REFUSAL_MS = 8_000;
+let harness: Harness;
+
+async function refuseVault(): Promise<void> {
+  await adminQuery('ALTER ROLE vault_admin NOLOGIN');
+  await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'vault_admin'");
+}
+
+async function acceptVault(): Promise<void> {
+  await adminQuery('ALTER ROLE vault_admin LOGIN');
+}
+
+before(async () => {
+  harness = await startHarness();
+});
+
+after(async () => {
+  // Never leave Vault locked out for the tests that follow.
+  await acceptVault();
+  await harness?.stop();
+});
+
+describe('PostgreSQL refusing revocation', () => {
+  it('revokes once PostgreSQL accepts Vault again', async () => {
+    const handle = await startAccessRequest(
+      harness.env.client,
+      {
+        identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
+        entitlement: 'orders-db-staging-auto',
+        environment: 'staging',
+        durationSeconds: 6,
+        reason: 'hold a grant while PostgreSQL refuses Vault',
+        ticket: 'OPS-9',
+      },
+      { taskQueue: harness.settings.JIT_TASK_QUEUE },
+    );
+    const granted = await waitForDecision(handle);
+    assert.equal(granted.phase, 'granted');
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(granted.grant!.expiresAt) - Date.now() - 2_000)));
+    await refuseVault();
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_MS));
+    assert.equal((await handle.query(statusQuery)).phase, 'revoking', 'revocation must wait for PostgreSQL, not give up');
+    assert.ok((await liveDatabaseUsers()).includes(granted.grant!.username), 'the user cannot be dropped while Vault is refused');
+    await acceptVault();
+    const acceptedAt = Date.now();
+
+    const final = await eventually('the revocation after PostgreSQL accepts Vault', 60_000, async () => {
+      const current: AccessRequestStatus = await handle.query(statusQuery);
+      return current.phase === 'revoked' ? current : undefined;
+    });
+    assert.ok(Date.parse(final.revocation!.revokedAt) >= acceptedAt - 1_000, 'revoked only after PostgreSQL accepted Vault');
+    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+  });
+});
