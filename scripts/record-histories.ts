@@ -52,12 +52,12 @@ async function main(): Promise<void> {
     await save(waiting, 'waiting-for-approval');
     await waiting.signal(revokeSignal, { by: 'user:operator', reason: 'recording finished' });
 
-    const held = await start('orders-db-staging-auto', 'staging', 60);
-    await waitForDecision(held);
-    await save(held, 'inside-window');
-    await held.signal(releaseSignal, { by: 'ci:deploy-pipeline' });
-    await phase(held, 'revoked');
-    await save(held, 'revoked');
+    const granted = await start('orders-db-staging-auto', 'staging', 60);
+    await waitForDecision(granted);
+    await save(granted, 'inside-window');
+    await granted.signal(releaseSignal, { by: 'ci:deploy-pipeline' });
+    await phase(granted, 'revoked');
+    await save(granted, 'revoked');
   } finally {
     await harness.stop();
   }

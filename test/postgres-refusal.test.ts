@@ -10,15 +10,15 @@ import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 import { adminQuery, eventually, liveDatabaseUsers, startHarness, type Harness } from './helpers/stack';
 
-const REFUSAL_MS = 8_000;
+const LOCKOUT_MS = 8_000;
 let harness: Harness;
 
-async function refuseVault(): Promise<void> {
+async function lockOutVault(): Promise<void> {
   await adminQuery('ALTER ROLE vault_admin NOLOGIN');
   await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'vault_admin'");
 }
 
-async function acceptVault(): Promise<void> {
+async function letVaultIn(): Promise<void> {
   await adminQuery('ALTER ROLE vault_admin LOGIN');
 }
 
@@ -28,7 +28,7 @@ before(async () => {
 
 after(async () => {
   // Never leave Vault locked out for the tests that follow.
-  await acceptVault();
+  await letVaultIn();
   await harness?.stop();
 });
 
@@ -50,11 +50,11 @@ describe('PostgreSQL refusing revocation', () => {
     assert.equal(granted.phase, 'granted');
 
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(granted.grant!.expiresAt) - Date.now() - 2_000)));
-    await refuseVault();
-    await new Promise((resolve) => setTimeout(resolve, REFUSAL_MS));
+    await lockOutVault();
+    await new Promise((resolve) => setTimeout(resolve, LOCKOUT_MS));
     assert.equal((await handle.query(statusQuery)).phase, 'revoking', 'revocation must wait for PostgreSQL, not give up');
     assert.ok((await liveDatabaseUsers()).includes(granted.grant!.username), 'the user cannot be dropped while Vault is refused');
-    await acceptVault();
+    await letVaultIn();
     const acceptedAt = Date.now();
 
     const final = await eventually('the revocation after PostgreSQL accepts Vault', 60_000, async () => {
