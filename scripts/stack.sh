@@ -32,6 +32,15 @@ as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The log level of the services the stack starts. Readiness is read from their info-level start lines, so a
+# quieter LOG_LEVEL, which the test and chaos scripts set for themselves, is raised to info here.
+service_log_level() {
+  case "${LOG_LEVEL:-info}" in
+    warn | error | fatal | silent) echo info ;;
+    *) echo "${LOG_LEVEL:-info}" ;;
+  esac
+}
+
 random_secret() { node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))'; }
 
 # Writes the settings file once per state directory, choosing free ports and new passwords.
@@ -148,7 +157,7 @@ start_codec_server() {
     return
   fi
   step "Starting the codec server for the Temporal UI at $JIT_CODEC_SERVER_URL"
-  (cd "$ROOT" && exec node --import tsx worker/codec-server.ts --port "${JIT_CODEC_SERVER_URL##*:}" --ui-origin "$TEMPORAL_UI") \
+  (cd "$ROOT" && LOG_LEVEL=$(service_log_level) exec node --import tsx worker/codec-server.ts --port "${JIT_CODEC_SERVER_URL##*:}" --ui-origin "$TEMPORAL_UI") \
     >"$STATE_DIR/codec-server.log" 2>&1 &
   echo $! >"$STATE_DIR/codec-server.pid"
   wait_for "codec server" 30 grep -q '"codec server started"' "$STATE_DIR/codec-server.log" ||
@@ -214,7 +223,7 @@ start_worker() {
     return
   fi
   step "Starting the jit-access worker (log: $STATE_DIR/worker.log)"
-  (cd "$ROOT" && exec node --import tsx worker/main.ts) >>"$STATE_DIR/worker.log" 2>&1 &
+  (cd "$ROOT" && LOG_LEVEL=$(service_log_level) exec node --import tsx worker/main.ts) >>"$STATE_DIR/worker.log" 2>&1 &
   echo $! >"$STATE_DIR/worker.pid"
   wait_for "worker" 60 grep -q '"worker started"' "$STATE_DIR/worker.log" ||
     die "the worker did not start; see $STATE_DIR/worker.log"

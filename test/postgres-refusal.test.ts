@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
 import { adminQuery, eventually, liveDatabaseUsers, startHarness, type Harness } from './helpers/stack';
 
 const LOCKOUT_MS = 8_000;
@@ -34,34 +35,38 @@ after(async () => {
 
 describe('PostgreSQL refusing revocation', () => {
   it('revokes once PostgreSQL accepts Vault again', async () => {
-    const handle = await startAccessRequest(
-      harness.env.client,
-      {
-        identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
-        entitlement: 'orders-db-staging-auto',
-        environment: 'staging',
-        durationSeconds: 6,
-        reason: 'hold a grant while PostgreSQL refuses Vault',
-        ticket: 'OPS-9',
-      },
-      { taskQueue: harness.settings.JIT_TASK_QUEUE },
-    );
-    const granted = await waitForDecision(handle);
-    assert.equal(granted.phase, 'granted');
+    for (let trial = 1; trial <= CHAOS_TRIALS; trial += 1) {
+      const handle = await startAccessRequest(
+        harness.env.client,
+        {
+          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
+          entitlement: 'orders-db-staging-auto',
+          environment: 'staging',
+          durationSeconds: 6,
+          reason: 'hold a grant while PostgreSQL refuses Vault',
+          ticket: 'OPS-9',
+        },
+        { taskQueue: harness.settings.JIT_TASK_QUEUE },
+      );
+      const granted = await waitForDecision(handle);
+      assert.equal(granted.phase, 'granted');
 
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(granted.grant!.expiresAt) - Date.now() - 2_000)));
-    await lockOutVault();
-    await new Promise((resolve) => setTimeout(resolve, LOCKOUT_MS));
-    assert.equal((await handle.query(statusQuery)).phase, 'revoking', 'revocation must wait for PostgreSQL, not give up');
-    assert.ok((await liveDatabaseUsers()).includes(granted.grant!.username), 'the user cannot be dropped while Vault is refused');
-    await letVaultIn();
-    const acceptedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(granted.grant!.expiresAt) - Date.now() - 2_000)));
+      await lockOutVault();
+      await new Promise((resolve) => setTimeout(resolve, LOCKOUT_MS));
+      assert.equal((await handle.query(statusQuery)).phase, 'revoking', 'revocation must wait for PostgreSQL, not give up');
+      assert.ok((await liveDatabaseUsers()).includes(granted.grant!.username), 'the user cannot be dropped while Vault is refused');
+      await letVaultIn();
+      const acceptedAt = Date.now();
 
-    const final = await eventually('the revocation after PostgreSQL accepts Vault', 60_000, async () => {
-      const current: AccessRequestStatus = await handle.query(statusQuery);
-      return current.phase === 'revoked' ? current : undefined;
-    });
-    assert.ok(Date.parse(final.revocation!.revokedAt) >= acceptedAt - 1_000, 'revoked only after PostgreSQL accepted Vault');
-    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+      const final = await eventually('the revocation after PostgreSQL accepts Vault', 60_000, async () => {
+        const current: AccessRequestStatus = await handle.query(statusQuery);
+        return current.phase === 'revoked' ? current : undefined;
+      });
+      assert.ok(Date.parse(final.revocation!.revokedAt) >= acceptedAt - 1_000, 'revoked only after PostgreSQL accepted Vault');
+      assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+      const trialRecord = await recordTrial('PostgreSQL refusing Vault across revocation', granted.grant!, final.revocation!);
+      assert.equal(trialRecord.leaked, 0);
+    }
   });
 });

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
 import { eventually, liveDatabaseUsers, ROOT, startHarness, type Harness } from './helpers/stack';
 
 let harness: Harness;
@@ -25,43 +26,47 @@ after(async () => {
 
 describe('Temporal server restart', () => {
   it('keeps the grant and revokes on time', async () => {
-    const handle = await startAccessRequest(
-      harness.env.client,
-      {
-        identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
-        entitlement: 'orders-db-staging-auto',
-        environment: 'staging',
-        durationSeconds: 20,
-        reason: 'hold a grant across a server restart',
-        ticket: 'OPS-6',
-      },
-      { taskQueue: harness.settings.JIT_TASK_QUEUE },
-    );
-    const granted = await waitForDecision(handle);
-    assert.equal(granted.phase, 'granted');
+    for (let trial = 1; trial <= CHAOS_TRIALS; trial += 1) {
+      const handle = await startAccessRequest(
+        harness.env.client,
+        {
+          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
+          entitlement: 'orders-db-staging-auto',
+          environment: 'staging',
+          durationSeconds: 20,
+          reason: 'hold a grant across a server restart',
+          ticket: 'OPS-6',
+        },
+        { taskQueue: harness.settings.JIT_TASK_QUEUE },
+      );
+      const granted = await waitForDecision(handle);
+      assert.equal(granted.phase, 'granted');
 
-    // Stop the dev server the way a crash would, then start it again on the same database file.
-    const pid = Number(readFileSync(join(stateDir, 'temporal.pid'), 'utf8'));
-    process.kill(pid, 'SIGKILL');
-    await eventually('the server to exit', 10_000, async () => {
-      try {
-        process.kill(pid, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    });
-    execFileSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'start', '--no-worker'], {
-      env: { ...process.env, JIT_STATE_DIR: stateDir },
-      stdio: 'ignore',
-    });
+      // Stop the dev server the way a crash would, then start it again on the same database file.
+      const pid = Number(readFileSync(join(stateDir, 'temporal.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      await eventually('the server to exit', 10_000, async () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      });
+      execFileSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'start', '--no-worker'], {
+        env: { ...process.env, JIT_STATE_DIR: stateDir },
+        stdio: 'ignore',
+      });
 
-    const final = await eventually('the revocation after the restart', 90_000, async () => {
-      const status: AccessRequestStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
-      return status?.phase === 'revoked' ? status : undefined;
-    });
-    assert.equal(final.grant!.leaseId, granted.grant!.leaseId, 'the same grant, not a new one');
-    assert.ok(final.revocation!.lagSeconds < 10, `revocation lag ${final.revocation!.lagSeconds}s`);
-    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+      const final = await eventually('the revocation after the restart', 90_000, async () => {
+        const status: AccessRequestStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+        return status?.phase === 'revoked' ? status : undefined;
+      });
+      assert.equal(final.grant!.leaseId, granted.grant!.leaseId, 'the same grant, not a new one');
+      assert.ok(final.revocation!.lagSeconds < 10, `revocation lag ${final.revocation!.lagSeconds}s`);
+      assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+      const trialRecord = await recordTrial('Temporal server restart during the window', granted.grant!, final.revocation!);
+      assert.equal(trialRecord.leaked, 0);
+    }
   });
 });

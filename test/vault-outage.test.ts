@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
 import { eventually, liveDatabaseUsers, ROOT, startHarness, type Harness } from './helpers/stack';
 
 const OUTAGE_MS = 8_000;
@@ -29,37 +30,41 @@ after(async () => {
 
 describe('Vault outage at revocation', () => {
   it('revokes once Vault is back', async () => {
-    const handle = await startAccessRequest(
-      harness.env.client,
-      {
-        identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
-        entitlement: 'orders-db-staging-auto',
-        environment: 'staging',
-        durationSeconds: 6,
-        reason: 'hold a grant across a Vault outage',
-        ticket: 'OPS-8',
-      },
-      { taskQueue: harness.settings.JIT_TASK_QUEUE },
-    );
-    const granted = await waitForDecision(handle);
-    assert.equal(granted.phase, 'granted');
+    for (let trial = 1; trial <= CHAOS_TRIALS; trial += 1) {
+      const handle = await startAccessRequest(
+        harness.env.client,
+        {
+          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
+          entitlement: 'orders-db-staging-auto',
+          environment: 'staging',
+          durationSeconds: 6,
+          reason: 'hold a grant across a Vault outage',
+          ticket: 'OPS-8',
+        },
+        { taskQueue: harness.settings.JIT_TASK_QUEUE },
+      );
+      const granted = await waitForDecision(handle);
+      assert.equal(granted.phase, 'granted');
 
-    const windowEnd = Date.parse(granted.grant!.expiresAt);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowEnd - Date.now() - 2_000)));
-    process.kill(vaultPid!, 'SIGSTOP');
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
-    const status = await handle.query(statusQuery);
-    assert.equal(status.phase, 'revoking', 'revocation must wait for Vault, not give up');
-    process.kill(vaultPid!, 'SIGCONT');
-    const resumedAt = Date.now();
+      const windowEnd = Date.parse(granted.grant!.expiresAt);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowEnd - Date.now() - 2_000)));
+      process.kill(vaultPid!, 'SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+      const status = await handle.query(statusQuery);
+      assert.equal(status.phase, 'revoking', 'revocation must wait for Vault, not give up');
+      process.kill(vaultPid!, 'SIGCONT');
+      const resumedAt = Date.now();
 
-    const final = await eventually('the revocation after the outage', 60_000, async () => {
-      const current: AccessRequestStatus = await handle.query(statusQuery);
-      return current.phase === 'revoked' ? current : undefined;
-    });
-    assert.equal(final.revocation!.cause, 'window-ended');
-    assert.ok(Date.parse(final.revocation!.revokedAt) >= resumedAt - 1_000, 'revoked only after Vault came back');
-    assert.ok(Date.parse(final.revocation!.revokedAt) - resumedAt < 20_000, 'revoked soon after Vault came back');
-    assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+      const final = await eventually('the revocation after the outage', 60_000, async () => {
+        const current: AccessRequestStatus = await handle.query(statusQuery);
+        return current.phase === 'revoked' ? current : undefined;
+      });
+      assert.equal(final.revocation!.cause, 'window-ended');
+      assert.ok(Date.parse(final.revocation!.revokedAt) >= resumedAt - 1_000, 'revoked only after Vault came back');
+      assert.ok(Date.parse(final.revocation!.revokedAt) - resumedAt < 20_000, 'revoked soon after Vault came back');
+      assert.ok(!(await liveDatabaseUsers()).includes(granted.grant!.username));
+      const trialRecord = await recordTrial('Vault paused across revocation', granted.grant!, final.revocation!);
+      assert.equal(trialRecord.leaked, 0);
+    }
   });
 });
