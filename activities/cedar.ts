@@ -143,10 +143,16 @@ export function decide(bundle: PolicyBundle, request: CedarRequest, options: { p
     entities: request.entities,
     validateRequest: true,
   };
-  const answer =
-    options.preparsed === false
-      ? cedar.isAuthorized({ ...call, policies: { staticPolicies: bundle.policies }, schema: bundle.schema })
-      : cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: bundle.version, preparsedSchemaName: bundle.version });
+  let answer: cedar.AuthorizationAnswer;
+  try {
+    answer =
+      options.preparsed === false
+        ? cedar.isAuthorized({ ...call, policies: { staticPolicies: bundle.policies }, schema: bundle.schema })
+        : cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: bundle.version, preparsedSchemaName: bundle.version });
+  } catch (err) {
+    // A fault inside the Cedar module itself denies like any other evaluation error.
+    return { allow: false, reasons: [`FAIL request could not be evaluated: ${(err as Error).message}`], determining: [] };
+  }
   if (answer.type === 'failure') {
     return {
       allow: false,

@@ -150,8 +150,8 @@ export type Activities = ReturnType<typeof createActivities>;
 const LATE_REVOCATION_ATTEMPTS = 5;
 
 /**
- * Logs a failed revocation attempt with the ids involved. Temporal retries it without limit; from the fifth
- * attempt on, the line says the revocation is late, so an alert on it reaches an operator.
+ * Logs a failed revocation attempt with the ids involved. Temporal retries it without limit. From the fifth
+ * attempt on, the line reports the revocation as late, so an alert on it reaches an operator.
  */
 function reportRevocationFailure(input: RevokeInput, err: unknown): void {
   const { attempt, workflowExecution } = Context.current().info;

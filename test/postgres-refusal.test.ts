@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
-import { adminQuery, eventually, liveDatabaseUsers, startHarness, type Harness } from './helpers/stack';
+import { adminQuery, eventually, liveDatabaseUsers, startHarness, startStagingGrant, type Harness } from './helpers/stack';
 
 const LOCKOUT_MS = 8_000;
 let harness: Harness;
@@ -36,20 +35,7 @@ after(async () => {
 describe('PostgreSQL refusing revocation', () => {
   it('revokes once PostgreSQL accepts Vault again', async () => {
     for (let trial = 1; trial <= CHAOS_TRIALS; trial += 1) {
-      const handle = await startAccessRequest(
-        harness.env.client,
-        {
-          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
-          entitlement: 'orders-db-staging-auto',
-          environment: 'staging',
-          durationSeconds: 6,
-          reason: 'hold a grant while PostgreSQL refuses Vault',
-          ticket: 'OPS-9',
-        },
-        { taskQueue: harness.settings.JIT_TASK_QUEUE },
-      );
-      const granted = await waitForDecision(handle);
-      assert.equal(granted.phase, 'granted');
+      const { handle, granted } = await startStagingGrant(harness, 6, 'hold a grant while PostgreSQL refuses Vault');
 
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(granted.grant!.expiresAt) - Date.now() - 2_000)));
       await lockOutVault();

@@ -8,10 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
-import { eventually, liveDatabaseUsers, ROOT, startHarness, type Harness } from './helpers/stack';
+import { eventually, liveDatabaseUsers, ROOT, startHarness, startStagingGrant, type Harness } from './helpers/stack';
 
 let harness: Harness;
 const stateDir = process.env.JIT_STATE_DIR ?? join(ROOT, '.jit', 'test-stack');
@@ -27,20 +26,7 @@ after(async () => {
 describe('Temporal server restart', () => {
   it('keeps the grant and revokes on time', async () => {
     for (let trial = 1; trial <= CHAOS_TRIALS; trial += 1) {
-      const handle = await startAccessRequest(
-        harness.env.client,
-        {
-          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
-          entitlement: 'orders-db-staging-auto',
-          environment: 'staging',
-          durationSeconds: 20,
-          reason: 'hold a grant across a server restart',
-          ticket: 'OPS-6',
-        },
-        { taskQueue: harness.settings.JIT_TASK_QUEUE },
-      );
-      const granted = await waitForDecision(handle);
-      assert.equal(granted.phase, 'granted');
+      const { handle, granted } = await startStagingGrant(harness, 20, 'hold a grant across a server restart');
 
       // Stop the dev server the way a crash would, then start it again on the same database file.
       const pid = Number(readFileSync(join(stateDir, 'temporal.pid'), 'utf8'));

@@ -7,10 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
-import { eventually, liveDatabaseUsers, ROOT, startHarness, type Harness } from './helpers/stack';
+import { eventually, liveDatabaseUsers, ROOT, startHarness, startStagingGrant, type Harness } from './helpers/stack';
 
 const OUTAGE_MS = 8_000;
 let harness: Harness;
@@ -31,20 +30,7 @@ after(async () => {
 describe('Vault outage at revocation', () => {
   it('revokes once Vault is back', async () => {
     for (let trial = 1; trial <= CHAOS_TRIALS; trial += 1) {
-      const handle = await startAccessRequest(
-        harness.env.client,
-        {
-          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
-          entitlement: 'orders-db-staging-auto',
-          environment: 'staging',
-          durationSeconds: 6,
-          reason: 'hold a grant across a Vault outage',
-          ticket: 'OPS-8',
-        },
-        { taskQueue: harness.settings.JIT_TASK_QUEUE },
-      );
-      const granted = await waitForDecision(handle);
-      assert.equal(granted.phase, 'granted');
+      const { handle, granted } = await startStagingGrant(harness, 6, 'hold a grant across a Vault outage');
 
       const windowEnd = Date.parse(granted.grant!.expiresAt);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowEnd - Date.now() - 2_000)));

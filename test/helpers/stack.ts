@@ -15,6 +15,7 @@ import { Client as PgClient } from 'pg';
 import { readSettings, type WorkerSettings } from '../../worker/settings';
 import { startTestIssuer, type TestIssuer } from './issuer';
 import { jitDataConverter } from '../../client/codec';
+import { startAccessRequest, waitForDecision } from '../../client/sdk';
 import { installTemporalLogging } from '../../worker/logger';
 import { createJitWorker } from '../../worker/worker';
 
@@ -94,6 +95,25 @@ function runWorker(worker: Worker): Promise<void> {
   return worker.run().catch((err: Error) => {
     console.error(`test worker stopped with an error: ${err.message}`);
   });
+}
+
+/** Starts a request for the auto-approved staging entitlement and waits for it to be granted. */
+export async function startStagingGrant(harness: Harness, durationSeconds: number, reason: string) {
+  const handle = await startAccessRequest(
+    harness.env.client,
+    {
+      identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
+      entitlement: 'orders-db-staging-auto',
+      environment: 'staging',
+      durationSeconds,
+      reason,
+      ticket: 'OPS-6',
+    },
+    { taskQueue: harness.settings.JIT_TASK_QUEUE },
+  );
+  const granted = await waitForDecision(handle);
+  if (granted.phase !== 'granted') throw new Error(`expected a grant, got ${granted.phase}: ${granted.outcome}`);
+  return { handle, granted };
 }
 
 /** A worker running as its own process, and everything it printed so far. */
