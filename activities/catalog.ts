@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
-import { identitySchema, MAX_WINDOW_SECONDS } from '../workflows/request';
+import { MAX_WINDOW_SECONDS } from '../workflows/request';
 import { readConfigFile } from './config-file';
 
 const entitlementSchema = z
@@ -23,12 +23,26 @@ const entitlementSchema = z
         templateRole: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use the name of a role in that mount'),
       })
       .strict(),
-    /** The approvers, quorum and deadline that apply when policy does not allow the autoApprove action. */
+    /**
+     * Who is asked to approve, how many distinct approvals are needed, and by when. It applies when policy does
+     * not allow the autoApprove action. Whether a member of these groups may approve is policy's decision (the
+     * Cedar `approve` action), made again when each vote arrives.
+     */
     approval: z
       .object({
-        approvers: z.array(identitySchema).default([]),
+        /** Approver groups of the approver directory whose members are asked first. */
+        groups: z.array(z.string().min(1)).min(1, 'name at least one approver group'),
         quorum: z.number().int().min(1).default(1),
         deadlineSeconds: z.number().int().min(1).max(7 * 24 * 3600),
+        /** Seconds after the request at which pending approvers are reminded; no reminder when absent. */
+        reminderAfterSeconds: z.number().int().min(1).optional(),
+        /** A second group asked when the first has not decided after `afterSeconds`. */
+        escalation: z
+          .object({ afterSeconds: z.number().int().min(1), groups: z.array(z.string().min(1)).min(1) })
+          .strict()
+          .optional(),
+        /** The Slack channel id the approval message is posted to; the Slack default channel when absent. */
+        slackChannel: z.string().regex(/^[CG][A-Z0-9]{2,20}$/, 'use a Slack channel id such as C0123ABCD').optional(),
       })
       .strict(),
   })

@@ -6,12 +6,21 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 
-import { ACCESS_REQUEST_WORKFLOW, grantRoleName, type GrantRecord, type PolicyDecision, type VerifiedIdentity } from '../workflows/definitions';
+import {
+  ACCESS_REQUEST_WORKFLOW,
+  grantRoleName,
+  type GrantRecord,
+  type PolicyDecision,
+  type SlackMessageRef,
+  type VerifiedIdentity,
+} from '../workflows/definitions';
 import { parseAccessRequest, type AccessRequest } from '../workflows/request';
 import { IdentityError } from './identity';
 import { evaluate } from './policy';
 import type { PolicyStore } from './policy-store';
+import { SlackNotifier, createSlackActivities, type SlackSettings } from './slack-notices';
 import { VaultGateway, type IssueInput, type RevokeInput, type VaultSettings } from './vault';
+import { createVoteActivities, VOTE_REQUEST_CLAIM } from './votes';
 
 export interface ActivityDependencies {
   /** Lists running access-request workflows, for the reconciler. */
@@ -24,7 +33,17 @@ export interface ActivityDependencies {
    * database. When set, revocation is reported only after the database confirms the user is gone.
    */
   verifyDatabaseUrl?: string;
+  /** Where request messages and alerts are posted; Slack is off without a bot token. */
+  slack?: SlackSettings;
 }
+
+/** The input of revokeCredential and verifyRevocation. */
+export type RevokeRequest = RevokeInput & {
+  /** The database user, checked by verifyRevocation when a verification database is configured. */
+  username?: string;
+  /** The request's Slack message, whose thread gets the late-revocation alert. */
+  slackMessage?: SlackMessageRef;
+};
 
 /** The input of evaluatePolicy. */
 export interface PolicyInput {
@@ -37,8 +56,12 @@ export interface PolicyInput {
 /** Creates the activity functions; the worker registers the returned object. */
 export function createActivities(deps: ActivityDependencies) {
   const vault = new VaultGateway(deps.vault);
+  const slack = new SlackNotifier(deps.slack ?? {}, deps.policy);
 
   return {
+    ...createVoteActivities(deps.policy),
+    ...createSlackActivities(slack),
+
     /**
      * Verifies the requester's identity token (at the request stage) and evaluates policy. Never throws for a
      * deny: a rejected token or a failed condition becomes a deny decision with the reason.
@@ -57,6 +80,9 @@ export function createActivities(deps: ActivityDependencies) {
       if (!identity) {
         try {
           identity = await sources.identity.verify(request.identityToken, now);
+          if (identity.claims[VOTE_REQUEST_CLAIM] !== undefined) {
+            throw new IdentityError('the token is a vote token, bound to one vote; a request needs the requester\'s own identity token');
+          }
         } catch (err) {
           if (!(err instanceof IdentityError)) throw err;
           return {
@@ -106,11 +132,11 @@ export function createActivities(deps: ActivityDependencies) {
     },
 
     /** Revokes every lease of the grant and deletes its Vault role. Safe to repeat. */
-    async revokeCredential(input: RevokeInput): Promise<void> {
+    async revokeCredential(input: RevokeRequest): Promise<void> {
       try {
         await vault.revoke(input);
       } catch (err) {
-        reportRevocationFailure(input, err);
+        await reportRevocationFailure(input, err, slack);
         throw err;
       }
       Context.current().log.info('credential revoked', { vaultRole: input.vaultRole });
@@ -120,12 +146,12 @@ export function createActivities(deps: ActivityDependencies) {
      * Reads back that no lease of the grant is alive and, when a verification database is configured, that the
      * database user no longer exists and has no open session. Throws, and so is retried, until both hold.
      */
-    async verifyRevocation(input: RevokeInput & { username?: string }): Promise<string[]> {
+    async verifyRevocation(input: RevokeRequest): Promise<string[]> {
       const checks: string[] = [];
       const live = await vault.liveLeases(input);
       if (live.length > 0) {
         const err = new Error(`${live.length} lease(s) under ${input.mount}/creds/${input.vaultRole} are still alive`);
-        reportRevocationFailure(input, err);
+        await reportRevocationFailure(input, err, slack);
         throw err;
       }
       checks.push('Vault lease lookup: no live lease');
@@ -134,7 +160,7 @@ export function createActivities(deps: ActivityDependencies) {
         const { roles, sessions } = await countDatabaseUser(deps.verifyDatabaseUrl, input.username);
         if (roles > 0 || sessions > 0) {
           const err = new Error(`database user ${input.username} still exists (${roles} role, ${sessions} session(s))`);
-          reportRevocationFailure(input, err);
+          await reportRevocationFailure(input, err, slack);
           throw err;
         }
         checks.push('PostgreSQL: role dropped, no session open');
@@ -151,18 +177,34 @@ const LATE_REVOCATION_ATTEMPTS = 5;
 
 /**
  * Logs a failed revocation attempt with the ids involved. Temporal retries it without limit. From the fifth
- * attempt on, the line reports the revocation as late, so an alert on it reaches an operator.
+ * attempt on, the line reports the revocation as late, so an alert on it reaches an operator; the fifth attempt
+ * also counts `jit_revocation_late` and posts a notice in the request's Slack thread.
  */
-function reportRevocationFailure(input: RevokeInput, err: unknown): void {
-  const { attempt, workflowExecution } = Context.current().info;
+async function reportRevocationFailure(input: RevokeRequest, err: unknown, slack: SlackNotifier): Promise<void> {
+  const context = Context.current();
+  const { attempt, workflowExecution } = context.info;
   const fields = {
     requestId: workflowExecution?.workflowId,
     vaultRole: input.vaultRole,
     attempt,
     error: (err as Error).message,
   };
-  if (attempt >= LATE_REVOCATION_ATTEMPTS) Context.current().log.error('revocation late: still failing, retrying', fields);
-  else Context.current().log.warn('revocation attempt failed, retrying', fields);
+  if (attempt < LATE_REVOCATION_ATTEMPTS) {
+    context.log.warn('revocation attempt failed, retrying', fields);
+    return;
+  }
+  context.log.error('revocation late: still failing, retrying', fields);
+  if (attempt !== LATE_REVOCATION_ATTEMPTS) return;
+
+  context.metricMeter
+    .createCounter('jit_revocation_late', 'revocations', 'Revocations still failing after several attempts')
+    .add(1, { mount: input.mount });
+  if (!input.slackMessage) return;
+  try {
+    await slack.notice(input.slackMessage, `:rotating_light: Revocation late: attempt ${attempt} failed (${fields.error}). Retrying until it succeeds.`);
+  } catch (noticeError) {
+    context.log.warn('late-revocation notice not sent to Slack', { ...fields, slackError: (noticeError as Error).message });
+  }
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
- * The policy files in force: catalog, Cedar bundle, policy settings and trusted issuers. Loaded at worker start,
- * where any invalid file stops the worker, and reloaded when a file changes, where an invalid edit keeps the
- * last good set in force and is logged.
+ * The policy files in force: catalog, Cedar bundle, policy settings, trusted issuers and the approver
+ * directory. Loaded at worker start, where any invalid file stops the worker, and reloaded when a file
+ * changes, where an invalid edit keeps the last good set in force and is logged.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 import { loadCatalog } from './catalog';
 import { loadPolicyBundle } from './cedar';
+import { ApproverDirectory } from './directory';
 import { IdentityVerifier } from './identity';
 import type { PolicySources } from './policy';
 import { loadPolicySettings } from './policy-settings';
@@ -20,6 +21,8 @@ export interface PolicyPaths {
   schema?: string;
   settings: string;
   issuers: string;
+  /** The approver directory. */
+  approvers: string;
 }
 
 /** The outcome of a reload, for the worker's log. */
@@ -33,7 +36,7 @@ export class PolicyStore {
   private pending: NodeJS.Timeout | undefined;
 
   /** Loads every file; throws with the file, line and a hint when one is invalid. */
-  constructor(private readonly paths: PolicyPaths) {
+  constructor(readonly paths: PolicyPaths) {
     this.current = PolicyStore.load(paths);
   }
 
@@ -42,6 +45,7 @@ export class PolicyStore {
       catalog: loadCatalog(paths.catalog),
       bundle: loadPolicyBundle(paths.policyDir, paths.schema),
       settings: loadPolicySettings(paths.settings),
+      directory: ApproverDirectory.fromFile(paths.approvers),
       identity: IdentityVerifier.fromFile(paths.issuers),
     };
   }
@@ -76,6 +80,7 @@ export class PolicyStore {
     addFile(this.paths.catalog);
     addFile(this.paths.settings);
     addFile(this.paths.issuers);
+    addFile(this.paths.approvers);
     if (this.paths.schema) addFile(this.paths.schema);
     const previous = folders.get(this.paths.policyDir);
     folders.set(this.paths.policyDir, (name) => /\.cedar(schema)?$/.test(name) || (previous?.(name) ?? false));

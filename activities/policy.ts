@@ -8,6 +8,7 @@ import type { ApprovalRule, PolicyDecision } from '../workflows/definitions';
 import type { AccessRequest } from '../workflows/request';
 import type { Catalog, Entitlement } from './catalog';
 import { decide, type CedarRequest, type PolicyBundle } from './cedar';
+import type { ApproverDirectory } from './directory';
 import type { VerifiedIdentity } from './identity';
 import { timeContext, type PolicySettings } from './policy-settings';
 
@@ -16,6 +17,7 @@ export interface PolicySources {
   catalog: Catalog;
   bundle: PolicyBundle;
   settings: PolicySettings;
+  directory: ApproverDirectory;
 }
 
 /** The address used when a request reports none; it lies in no network a policy would allow. */
@@ -63,7 +65,7 @@ export function evaluate(
   reasons.push(...requestDecision.reasons.map((reason) => prefixAction(reason, 'request')));
   if (!requestDecision.allow) return { ...base, allow: false, reasons };
 
-  const approval = approvalRule(bundle, cedarRequest, entitlement, identity, reasons, options);
+  const approval = approvalRule(sources, cedarRequest, entitlement, identity, reasons, options);
   if (!approval) return { ...base, allow: false, reasons };
 
   return {
@@ -77,11 +79,12 @@ export function evaluate(
 }
 
 /**
- * Returns how the request is approved: by policy when it permits `autoApprove`, otherwise by the catalog's
- * approvers other than the requester. Returns undefined, after adding the reason, when too few remain.
+ * Returns how the request is approved: by policy when it permits `autoApprove`, otherwise by the members of the
+ * entitlement's approver groups (and escalation groups) whom policy allows to approve, the requester excluded.
+ * Returns undefined, after adding the reason, when fewer than the quorum remain.
  */
 function approvalRule(
-  bundle: PolicyBundle,
+  sources: PolicySources,
   cedarRequest: CedarRequest,
   entitlement: Entitlement,
   identity: VerifiedIdentity,
@@ -89,21 +92,92 @@ function approvalRule(
   options: { preparsed?: boolean },
 ): ApprovalRule | undefined {
   const { approval } = entitlement;
-  const auto = decide(bundle, { ...cedarRequest, action: 'autoApprove' }, options);
+  const auto = decide(sources.bundle, { ...cedarRequest, action: 'autoApprove' }, options);
   if (auto.allow) {
     reasons.push(...auto.reasons.map((reason) => prefixAction(reason, 'autoApprove')));
     return { autoApprove: true, approvers: [], quorum: 0, deadlineSeconds: approval.deadlineSeconds };
   }
 
-  const eligible = approval.approvers.filter((approver) => approver !== identity.principal);
+  const groups = [...approval.groups, ...(approval.escalation?.groups ?? [])];
+  const eligible = sources.directory
+    .membersOf(groups)
+    .filter((approver) => approver !== identity.principal)
+    .filter((approver) => judgeApprover(sources, approver, [], cedarRequest.resource.id, identity.principal, options).eligible);
   if (eligible.length < approval.quorum) {
     reasons.push(
-      `FAIL enough approvers: ${approval.quorum} approval(s) needed but only ${eligible.length} approver(s) other than the requester exist`,
+      `FAIL enough approvers: ${approval.quorum} approval(s) needed but policy allows only ${eligible.length} member(s) of ` +
+        `${groups.join(', ')} other than the requester to approve`,
     );
     return undefined;
   }
   reasons.push(`INFO approval: ${approval.quorum} of ${eligible.join(', ')} within ${approval.deadlineSeconds}s`);
-  return { autoApprove: false, approvers: eligible, quorum: approval.quorum, deadlineSeconds: approval.deadlineSeconds };
+  return {
+    autoApprove: false,
+    approvers: eligible,
+    quorum: approval.quorum,
+    deadlineSeconds: approval.deadlineSeconds,
+    groups: approval.groups,
+    reminderAfterSeconds: approval.reminderAfterSeconds,
+    escalation: approval.escalation,
+    escalationApprovers: approval.escalation
+      ? eligible.filter((approver) => sources.directory.groupsOf(approver).some((group) => approval.escalation!.groups.includes(group)))
+      : undefined,
+    slackChannel: approval.slackChannel,
+  };
+}
+
+/** Whether policy lets a person approve a request, and the reasons. */
+export interface ApproverDecision {
+  eligible: boolean;
+  reasons: string[];
+}
+
+/**
+ * Asks policy whether `approver` may approve `requester`'s request for `entitlement` now: the Cedar `approve`
+ * action, with the approver in its directory groups and in `tokenGroups`. Never throws; anything that cannot be
+ * evaluated is not eligible. Only people (`user:` identities) approve, and never their own request.
+ */
+export function judgeApprover(
+  sources: PolicySources,
+  approver: string,
+  tokenGroups: readonly string[],
+  entitlement: string,
+  requester: string,
+  options: { preparsed?: boolean } = {},
+): ApproverDecision {
+  if (!approver.startsWith('user:')) return { eligible: false, reasons: [`FAIL approver kind: ${approver} is not a person (user:NAME)`] };
+  if (approver === requester) return { eligible: false, reasons: ['FAIL approver is not the requester'] };
+
+  const groups = [...new Set([...sources.directory.groupsOf(approver), ...tokenGroups])];
+  const principal = { type: 'Jit::Person', id: approver };
+  const resource = { type: 'Jit::Entitlement', id: entitlement };
+  const catalogEntry = Object.hasOwn(sources.catalog.entitlements, entitlement) ? sources.catalog.entitlements[entitlement] : undefined;
+  if (!catalogEntry) return { eligible: false, reasons: [`FAIL entitlement exists: ${entitlement} is not in the catalog`] };
+
+  const decision = decide(
+    sources.bundle,
+    {
+      principal,
+      action: 'approve',
+      resource,
+      context: { requester },
+      entities: [
+        { uid: principal, attrs: { kind: 'user' }, parents: groups.map((group) => ({ type: 'Jit::Group', id: group })) },
+        ...groups.map((group) => ({ uid: { type: 'Jit::Group', id: group }, attrs: {}, parents: [] })),
+        {
+          uid: resource,
+          attrs: {
+            environment: catalogEntry.environment,
+            maxDurationSeconds: catalogEntry.maxDurationSeconds,
+            backend: catalogEntry.vault.backend,
+          },
+          parents: [],
+        },
+      ],
+    },
+    options,
+  );
+  return { eligible: decision.allow, reasons: decision.reasons.map((reason) => prefixAction(reason, 'approve')) };
 }
 
 /** Builds the Cedar request: the principal with its verified claims, the entitlement, and the context. */

@@ -9,9 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 
 import {
   ACCESS_REQUEST_WORKFLOW,
-  approveSignal,
   DEFAULT_TASK_QUEUE,
-  denySignal,
   releaseSignal,
   revokeSignal,
   statusQuery,
@@ -21,6 +19,7 @@ import { jitDataConverter } from './codec';
 import { formatStatus } from './format';
 import { addPolicyCommands } from './policy-commands';
 import { startAccessRequest, unwrapCredential, waitForDecision } from './sdk';
+import { castVote } from './votes';
 
 interface GlobalOptions {
   address: string;
@@ -139,7 +138,7 @@ export function buildCli(): Command {
         const status = await waitForDecision(handle, {
           onPhase: (current) => {
             if (options.json) return;
-            const hint = current.phase === 'pending-approval' ? ` (an approver runs: npx jit approve ${handle.workflowId} --as <kind:name>)` : '';
+            const hint = current.phase === 'pending-approval' ? ` (an approver runs: npx jit approve ${handle.workflowId} --token-file <their token>)` : '';
             console.error(`${handle.workflowId}: ${current.phase}${hint}`);
           },
         });
@@ -225,47 +224,35 @@ export function buildCli(): Command {
   return program;
 }
 
-/** Adds `approve` or `deny`; a denial must give a reason, an approval may. */
+/**
+ * Adds `approve` or `deny`; a denial must give a reason, an approval may. The voter is whoever the identity
+ * token proves, checked by the workflow under the same rules as a Slack click.
+ */
 function addVoteCommand(program: Command, kind: 'approve' | 'deny'): void {
   const command = program
     .command(`${kind} <requestId>`)
     .description(kind === 'approve' ? 'approve a pending request' : 'deny a pending request')
-    .requiredOption('--as <kind:name>', 'your approver identity, such as user:alice', parseIdentity);
+    .addOption(new Option('--token <jwt>', 'your identity token, from a configured issuer').env('JIT_IDENTITY_TOKEN'))
+    .option('--token-file <path>', 'read your identity token from this file');
   if (kind === 'approve') command.option('-r, --reason <text>', 'optional note recorded with the approval');
   else command.requiredOption('-r, --reason <text>', 'why the request is denied; shown to the requester');
 
   command.action(async (requestId: string, opts, self: Command) =>
     withClient(self, async (client, options) => {
-      await castVote(client, options, requestId, kind, { approver: opts.as, reason: opts.reason });
+      const answer = await castVote(client, requestId, { decision: kind, identityToken: readIdentityToken(opts), reason: opts.reason, via: 'cli' });
+      const noun = kind === 'approve' ? 'approval' : 'denial';
+      if (!answer.accepted) {
+        print(options, answer, `${noun} not accepted: ${answer.reason}`);
+        process.exitCode = 4;
+      } else if (!answer.counted) {
+        print(options, answer, `${noun} by ${answer.approver} not counted: ${answer.rejectedBecause}`);
+        process.exitCode = 4;
+      } else {
+        const tally = kind === 'approve' ? ` (${answer.approvals} of ${answer.quorum} approvals)` : '';
+        print(options, answer, `${noun} by ${answer.approver} counted${tally}`);
+      }
     }),
   );
-}
-
-async function castVote(
-  client: Client,
-  options: GlobalOptions,
-  requestId: string,
-  kind: 'approve' | 'deny',
-  vote: { approver: string; reason?: string },
-): Promise<void> {
-  const handle = client.workflow.getHandle(requestId);
-  await handle.signal(kind === 'approve' ? approveSignal : denySignal, vote);
-
-  // A signal is accepted by the server before the workflow judges it; read back the recorded vote.
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const status = await handle.query(statusQuery);
-    const recorded = [...status.votes].reverse().find((entry) => entry.approver === vote.approver && entry.decision === kind);
-    if (recorded) {
-      const text = recorded.counted
-        ? `${kind === 'approve' ? 'approval' : 'denial'} by ${vote.approver} counted; request is ${status.phase}`
-        : `${kind === 'approve' ? 'approval' : 'denial'} by ${vote.approver} not counted: ${recorded.rejectedBecause}`;
-      print(options, recorded, text);
-      if (!recorded.counted) process.exitCode = 4;
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  print(options, { sent: true }, `${kind} sent to ${requestId}; the worker has not processed it yet`);
 }
 
 /** Escapes a value for a single-quoted visibility query string. */

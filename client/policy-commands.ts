@@ -12,6 +12,7 @@ import { loadCatalog } from '../activities/catalog';
 import { loadPolicyBundle } from '../activities/cedar';
 import { evaluate, type PolicySources } from '../activities/policy';
 import { loadPolicySettings } from '../activities/policy-settings';
+import { ApproverDirectory } from '../activities/directory';
 import type { PolicyDecision, VerifiedIdentity } from '../workflows/definitions';
 import { accessRequestSchema, describeIssues } from '../workflows/request';
 
@@ -20,6 +21,7 @@ interface PathOptions {
   policies: string;
   schema?: string;
   settings: string;
+  approvers: string;
 }
 
 /** A request as policy evaluates it after verification: the identity is given, not proven by a token. */
@@ -56,6 +58,7 @@ function loadSources(options: PathOptions): PolicySources {
     catalog: loadCatalog(options.catalog),
     bundle: loadPolicyBundle(options.policies, options.schema),
     settings: loadPolicySettings(options.settings),
+    directory: ApproverDirectory.fromFile(options.approvers),
   };
 }
 
@@ -119,7 +122,8 @@ function addPathOptions(command: Command): Command {
     .addOption(new Option('--catalog <file>', 'entitlement catalog').env('JIT_CATALOG').default('config/entitlements.json'))
     .addOption(new Option('--policies <dir>', 'directory of .cedar files').env('JIT_POLICY_DIR').default('config/policies'))
     .addOption(new Option('--schema <file>', 'Cedar schema; default: schema.cedarschema in the policy directory').env('JIT_POLICY_SCHEMA'))
-    .addOption(new Option('--settings <file>', 'policy settings: time zone and change windows').env('JIT_POLICY_SETTINGS').default('config/policy-settings.json'));
+    .addOption(new Option('--settings <file>', 'policy settings: time zone and change windows').env('JIT_POLICY_SETTINGS').default('config/policy-settings.json'))
+    .addOption(new Option('--approvers <file>', 'approver directory: approvers and their groups').env('JIT_APPROVERS').default('config/approvers.json'));
 }
 
 /** Adds `jit policy validate|test|explain` to the program. */

@@ -17,6 +17,7 @@ import { loadCatalog } from '../activities/catalog';
 import { loadPolicyBundle } from '../activities/cedar';
 import { evaluate, type PolicySources } from '../activities/policy';
 import { loadPolicySettings } from '../activities/policy-settings';
+import { ApproverDirectory } from '../activities/directory';
 import type { VerifiedIdentity } from '../workflows/definitions';
 import { parseAccessRequest } from '../workflows/request';
 
@@ -80,15 +81,16 @@ function measure(label: string, sources: PolicySources, preparsed = true): { per
 function main(): void {
   const catalog = loadCatalog(join(ROOT, 'config', 'entitlements.json'));
   const settings = loadPolicySettings(join(ROOT, 'config', 'policy-settings.json'));
+  const directory = ApproverDirectory.fromFile(join(ROOT, 'config', 'approvers.json'));
   const exampleBundle = loadPolicyBundle(join(ROOT, 'config', 'policies'));
   const largeBundle = loadPolicyBundle(bundleWith(100));
 
   console.log(`policy decision benchmark: ${DECISIONS} decisions per bundle, Node ${process.version}, ${process.platform}/${process.arch}`);
   const large = Object.keys(largeBundle.policies).length;
   const rows = [
-    { label: `${large} policies, parsed on every call (baseline)`, ...measure('baseline', { catalog, settings, bundle: largeBundle }, false) },
-    { label: `${large} policies, preparsed`, ...measure('large', { catalog, settings, bundle: largeBundle }) },
-    { label: `${Object.keys(exampleBundle.policies).length} example policies, preparsed`, ...measure('example', { catalog, settings, bundle: exampleBundle }) },
+    { label: `${large} policies, parsed on every call (baseline)`, ...measure('baseline', { catalog, settings, directory, bundle: largeBundle }, false) },
+    { label: `${large} policies, preparsed`, ...measure('large', { catalog, settings, directory, bundle: largeBundle }) },
+    { label: `${Object.keys(exampleBundle.policies).length} example policies, preparsed`, ...measure('example', { catalog, settings, directory, bundle: exampleBundle }) },
   ];
   for (const row of rows) {
     console.log(`${row.label.padEnd(46)} ${row.perSecond.toFixed(0).padStart(7)} decisions/s   p50 ${row.p50.toFixed(3)} ms   p99 ${row.p99.toFixed(3)} ms`);

@@ -3,6 +3,9 @@
  * Windows and deadlines are seconds long, set through the test catalog and the request.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -13,14 +16,14 @@ import { startAccessRequest, waitForDecision } from '../client/sdk';
 import {
   ACCESS_REQUEST_WORKFLOW,
   approveSignal,
-  denySignal,
   releaseSignal,
   revokeSignal,
   statusQuery,
   type AccessRequestStatus,
 } from '../workflows/definitions';
 import type { AccessRequestInput } from '../workflows/request';
-import { eventually, liveDatabaseLeases, liveDatabaseUsers, startHarness, type Harness } from './helpers/stack';
+import { castVote } from '../client/votes';
+import { eventually, liveDatabaseLeases, liveDatabaseUsers, startHarness, TEST_APPROVERS, voteAs, type Harness } from './helpers/stack';
 
 const base: Omit<AccessRequestInput, 'identityToken'> = {
   entitlement: 'orders-db-readwrite',
@@ -61,7 +64,8 @@ describe('access request workflow', () => {
   it('issues after approval and revokes at the window end', async () => {
     const handle = await start();
     await waitForPhase(handle, 'pending-approval');
-    await handle.signal(approveSignal, { approver: 'user:alice', reason: 'reviewed' });
+    const answer = await voteAs(harness, handle.workflowId, 'user:alice', 'approve', 'reviewed');
+    assert.deepEqual(answer, { accepted: true, counted: true, approver: 'user:alice', phase: 'pending-approval', approvals: 1, quorum: 1 });
 
     const granted = await waitForDecision(handle);
     assert.equal(granted.phase, 'granted');
@@ -86,7 +90,7 @@ describe('access request workflow', () => {
   it('ends on a denial without issuing', async () => {
     const handle = await start();
     await waitForPhase(handle, 'pending-approval');
-    await handle.signal(denySignal, { approver: 'user:bob', reason: 'no migration is scheduled today' });
+    await voteAs(harness, handle.workflowId, 'user:bob', 'deny', 'no migration is scheduled today');
 
     const final = await result(handle);
     assert.equal(final.phase, 'denied');
@@ -96,25 +100,39 @@ describe('access request workflow', () => {
   });
 
   it('refuses self-approval and ineligible approvers', async () => {
-    const handle = await start();
+    const identityToken = await harness.issuer.mint('user:alice', { groups: ['db-owners'] });
+    const handle = await startAccessRequest(harness.env.client, { ...base, identityToken }, { taskQueue: harness.settings.JIT_TASK_QUEUE });
     await waitForPhase(handle, 'pending-approval');
-    await handle.signal(approveSignal, { approver: 'ci:deploy-pipeline' });
-    await handle.signal(approveSignal, { approver: 'user:mallory' });
-    await handle.signal(denySignal, { approver: 'user:alice' });
 
-    const status = await eventually('three recorded votes', 10_000, async () => {
+    const self = await voteAs(harness, handle.workflowId, 'user:alice', 'approve');
+    const outsider = await voteAs(harness, handle.workflowId, 'user:mallory', 'approve');
+    const workload = await voteAs(harness, handle.workflowId, 'ci:deploy-pipeline', 'approve');
+    const bareDenial = await voteAs(harness, handle.workflowId, 'user:bob', 'deny');
+    const forged = await castVote(harness.env.client, handle.workflowId, { decision: 'approve', identityToken: 'e30.e30.', via: 'api' });
+    await handle.signal(approveSignal, { approver: 'user:bob' });
+
+    assert.equal(self.accepted && self.rejectedBecause, 'the requester cannot approve or deny its own request');
+    assert.match(String(outsider.accepted && outsider.rejectedBecause), /^user:mallory may not approve orders-db-readwrite under the current policy \(FAIL no policy permits/);
+    assert.equal(workload.accepted && workload.rejectedBecause, 'ci:deploy-pipeline may not approve orders-db-readwrite under the current policy (FAIL approver kind: ci:deploy-pipeline is not a person (user:NAME))');
+    assert.deepEqual(bareDenial, { accepted: false, reason: 'a denial needs a reason' });
+    assert.match(String(forged.accepted && forged.rejectedBecause), /^the identity token was rejected: /);
+
+    const status = await eventually('five recorded votes', 10_000, async () => {
       const current = await handle.query(statusQuery);
-      return current.votes.length === 3 ? current : undefined;
+      return current.votes.length === 5 ? current : undefined;
     });
     assert.equal(status.phase, 'pending-approval');
     assert.deepEqual(
-      status.votes.map((vote) => [vote.approver, vote.counted, vote.rejectedBecause]),
+      status.votes.map((vote) => [vote.approver, vote.counted, vote.via]),
       [
-        ['ci:deploy-pipeline', false, 'the requester cannot approve or deny its own request'],
-        ['user:mallory', false, 'user:mallory is not an eligible approver for orders-db-readwrite'],
-        ['user:alice', false, 'a denial needs a reason'],
+        ['user:alice', false, 'cli'],
+        ['user:mallory', false, 'cli'],
+        ['ci:deploy-pipeline', false, 'cli'],
+        ['unverified', false, 'api'],
+        ['user:bob', false, undefined],
       ],
     );
+    assert.equal(status.votes[4]!.rejectedBecause, 'a signal carries no proof of identity; vote with "jit approve" or the Slack buttons');
     await handle.signal(revokeSignal, { by: 'user:operator', reason: 'test cleanup' });
     assert.equal((await result(handle)).phase, 'denied');
   });
@@ -122,27 +140,52 @@ describe('access request workflow', () => {
   it('counts each approver once toward the quorum', async () => {
     const handle = await start({ entitlement: 'orders-db-two-approvers' });
     await waitForPhase(handle, 'pending-approval');
-    await handle.signal(approveSignal, { approver: 'user:alice' });
-    await handle.signal(approveSignal, { approver: 'user:alice' });
+    const first = await voteAs(harness, handle.workflowId, 'user:alice', 'approve');
+    const again = await voteAs(harness, handle.workflowId, 'user:alice', 'approve');
+    assert.equal(first.accepted && first.counted, true);
+    assert.equal(again.accepted && again.rejectedBecause, 'user:alice has already approved');
+    assert.equal((await handle.query(statusQuery)).phase, 'pending-approval');
 
-    const waiting = await eventually('both of alice\'s votes', 10_000, async () => {
-      const current = await handle.query(statusQuery);
-      return current.votes.length === 2 ? current : undefined;
-    });
-    assert.equal(waiting.phase, 'pending-approval');
-    assert.equal(waiting.votes[1]!.rejectedBecause, 'user:alice has already approved');
-
-    await handle.signal(approveSignal, { approver: 'user:bob' });
+    const second = await voteAs(harness, handle.workflowId, 'user:bob', 'approve');
+    assert.equal(second.accepted && second.approvals, 2);
     const granted = await waitForDecision(handle);
     assert.equal(granted.phase, 'granted');
+    const late = await voteAs(harness, handle.workflowId, 'user:carol', 'approve');
+    assert.deepEqual(late, { accepted: false, reason: 'the request is granted, not waiting for approval' });
+
     await handle.signal(releaseSignal, { by: 'ci:deploy-pipeline' });
     assert.equal((await result(handle)).phase, 'revoked');
+    const ended = await voteAs(harness, handle.workflowId, 'user:carol', 'approve');
+    assert.deepEqual(ended, { accepted: false, reason: `request ${handle.workflowId} has ended (revoked); votes no longer count`, phase: 'revoked' });
+  });
+
+  it('judges eligibility under the policy in force at the vote', async () => {
+    const handle = await start({ entitlement: 'orders-db-two-approvers' });
+    await waitForPhase(handle, 'pending-approval');
+    const original = readFileSync(harness.policy.paths.approvers, 'utf8');
+    const edited = JSON.parse(original) as { approvers: Record<string, { groups: string[] }> };
+    edited.approvers['user:carol']!.groups = [];
+    const dir = mkdtempSync(join(tmpdir(), 'jit-approvers-'));
+    writeFileSync(join(dir, 'approvers.json'), JSON.stringify(edited));
+    harness.policy.paths.approvers = join(dir, 'approvers.json');
+    try {
+      assert.equal(harness.policy.reload().ok, true);
+      const carol = await voteAs(harness, handle.workflowId, 'user:carol', 'approve');
+      assert.match(String(carol.accepted && carol.rejectedBecause), /^user:carol may not approve orders-db-two-approvers under the current policy/);
+    } finally {
+      harness.policy.paths.approvers = TEST_APPROVERS;
+      harness.policy.reload();
+    }
+    const carolAgain = await voteAs(harness, handle.workflowId, 'user:carol', 'approve');
+    assert.equal(carolAgain.accepted && carolAgain.counted, true);
+    await handle.signal(revokeSignal, { by: 'user:operator', reason: 'test cleanup' });
+    assert.equal((await result(handle)).phase, 'denied');
   });
 
   it('expires when the approval deadline passes', async () => {
     const handle = await start({ entitlement: 'orders-db-two-approvers' });
     await waitForPhase(handle, 'pending-approval');
-    await handle.signal(approveSignal, { approver: 'user:carol' });
+    await voteAs(harness, handle.workflowId, 'user:carol', 'approve');
 
     const final = await result(handle);
     assert.equal(final.phase, 'expired');

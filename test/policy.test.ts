@@ -11,6 +11,7 @@ import { loadPolicyBundle } from '../activities/cedar';
 import type { VerifiedIdentity } from '../activities/identity';
 import { evaluate, type PolicySources } from '../activities/policy';
 import { loadPolicySettings, timeContext } from '../activities/policy-settings';
+import { ApproverDirectory } from '../activities/directory';
 import { PolicyStore } from '../activities/policy-store';
 import { parseAccessRequest } from '../workflows/request';
 import { ROOT } from './helpers/stack';
@@ -20,6 +21,7 @@ const sources: PolicySources = {
   catalog: loadCatalog(join(CONFIG, 'entitlements.json')),
   bundle: loadPolicyBundle(join(CONFIG, 'policies')),
   settings: loadPolicySettings(join(CONFIG, 'policy-settings.json')),
+  directory: ApproverDirectory.fromFile(join(CONFIG, 'approvers.json')),
 };
 // A Tuesday at 10:00 UTC, inside the example "weekday deploys" change window.
 const inWindow = new Date('2026-12-01T10:00:00Z');
@@ -241,6 +243,7 @@ describe('policy store', () => {
       policyDir: join(dir, 'policies'),
       settings: join(dir, 'policy-settings.json'),
       issuers: join(dir, 'issuers.json'),
+      approvers: join(dir, 'approvers.json'),
     });
     return { dir, store };
   }
@@ -304,7 +307,7 @@ describe('policy store', () => {
     cpSync(CONFIG, dir, { recursive: true });
     writeFileSync(join(dir, 'policies', 'common.cedar'), 'forbid (principal, action, resource) unless { context.nope };');
     assert.throws(
-      () => new PolicyStore({ catalog: join(dir, 'entitlements.json'), policyDir: join(dir, 'policies'), settings: join(dir, 'policy-settings.json'), issuers: join(CONFIG, 'issuers.example.json') }),
+      () => new PolicyStore({ catalog: join(dir, 'entitlements.json'), policyDir: join(dir, 'policies'), settings: join(dir, 'policy-settings.json'), issuers: join(CONFIG, 'issuers.example.json'), approvers: join(CONFIG, 'approvers.json') }),
       /do not match the schema/,
     );
   });

@@ -35,6 +35,7 @@ export async function createJitWorker(settings: WorkerSettings): Promise<JitWork
     schema: settings.JIT_POLICY_SCHEMA,
     settings: settings.JIT_POLICY_SETTINGS,
     issuers: settings.JIT_ISSUERS,
+    approvers: settings.JIT_APPROVERS,
   });
   const { catalog, bundle } = policy.sources;
   logger.info(
@@ -66,6 +67,7 @@ export async function createJitWorker(settings: WorkerSettings): Promise<JitWork
       policy,
       vault: { endpoint: settings.VAULT_ADDR, token: settings.VAULT_TOKEN },
       verifyDatabaseUrl: settings.JIT_VERIFY_DATABASE_URL,
+      slack: { botToken: settings.JIT_SLACK_BOT_TOKEN, apiUrl: settings.JIT_SLACK_API_URL, defaultChannel: settings.JIT_SLACK_CHANNEL },
     }),
   });
   return { worker, connection, policy, temporal };

@@ -6,11 +6,13 @@
  * ends or the requester releases it. Then it revokes and verifies. Every side effect lives in an activity.
  */
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -31,14 +33,24 @@ import {
   requesterKey,
   revokeSignal,
   statusQuery,
+  voteUpdate,
   type AccessRequestStatus,
-  type ApprovalVote,
+  type ApprovalRule,
   type GrantRecord,
   type Phase,
   type PolicyDecision,
   type RevocationRecord,
+  type SlackMessageRef,
 } from './definitions';
-import { accessRequestSchema, describeIssues, identitySchema } from './request';
+import { Ballot, type ApprovalStep } from './approval';
+import { RequestMessage } from './request-message';
+import { accessRequestSchema, describeIssues } from './request';
+
+/**
+ * Marks runs whose votes must carry identity tokens and whose request has a Slack message. Histories without
+ * the marker were recorded before and replay with the approver-list rules.
+ */
+const VERIFIED_VOTES_PATCH = 'verified-votes-and-request-message';
 
 /** Policy and issuance fail fast on bad input but retry through brief outages of Vault or the worker. */
 const { evaluatePolicy, issueCredential } = proxyActivities<Activities>({
@@ -84,6 +96,14 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
   let operatorRevoke: { by: string; reason: string } | undefined;
   let releasedBy: string | undefined;
 
+  const message = new RequestMessage(status);
+  /** Ends the request in a final phase other than revoked, and shows that on the Slack message. */
+  const end = async (phase: Phase, outcome: string): Promise<AccessRequestStatus> => {
+    finish(status, phase, outcome);
+    await message.refresh();
+    return status;
+  };
+
   setHandler(statusQuery, () => status);
   upsertSearchAttributes([
     { key: entitlementKey, value: request.entitlement },
@@ -104,61 +124,48 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
     upsertSearchAttributes([{ key: requesterKey, value: decision.principal }]);
   }
   if (!decision.allow) {
-    return finish(status, 'denied', `policy denied the request: ${failedReasons(decision)}`);
+    return end('denied', `policy denied the request: ${failedReasons(decision)}`);
   }
 
-  // 2. Approval. Votes are judged as they arrive, by judgeVote.
+  // 2. Approval. Votes are judged as they arrive, by the ballot. Histories recorded before votes carried
+  // identity tokens lack this patch marker and replay with the old rules and no Slack message.
   const rule = decision.approval!;
-  const approvedBy = new Set<string>();
-  let deniedBy: ApprovalVote | undefined;
-  const castVote = (kind: 'approve' | 'deny', vote: ApprovalVote) => {
-    const rejection = judgeVote(status, rule.approvers, approvedBy, kind, vote);
-    status.votes.push({
-      approver: String(vote?.approver),
-      reason: typeof vote?.reason === 'string' ? vote.reason.slice(0, 500) : undefined,
-      decision: kind,
-      counted: !rejection,
-      rejectedBecause: rejection,
-      at: now(),
-    });
-    if (rejection) {
-      log.warn('vote not counted', { requestId: status.requestId, approver: String(vote?.approver), rejection });
-      return;
-    }
-    if (kind === 'approve') approvedBy.add(vote.approver);
-    else deniedBy ??= vote;
-  };
+  const verifiedVotes = patched(VERIFIED_VOTES_PATCH);
+  const ballot = new Ballot(status, rule, verifiedVotes, () => message.refresh());
 
   // The phase is set before the handlers, so votes that arrived early, and were buffered, are judged as pending.
   if (!rule.autoApprove) {
     setPhase(status, 'pending-approval', `waiting for ${rule.quorum} approval(s) from ${rule.approvers.join(', ')}`);
   }
-  setHandler(approveSignal, (vote) => castVote('approve', vote));
-  setHandler(denySignal, (vote) => castVote('deny', vote));
+  setHandler(approveSignal, (vote) => ballot.castBySignal('approve', vote));
+  setHandler(denySignal, (vote) => ballot.castBySignal('deny', vote));
+  setHandler(voteUpdate, (input) => ballot.castByUpdate(input), { validator: (input) => ballot.validate(input) });
 
   if (!rule.autoApprove) {
-    status.approvalDeadline = new Date(Date.now() + rule.deadlineSeconds * 1000).toISOString();
-    const decided = await condition(
-      () => approvedBy.size >= rule.quorum || deniedBy !== undefined || operatorRevoke !== undefined,
-      rule.deadlineSeconds * 1000,
-    );
-    if (deniedBy) {
-      return finish(status, 'denied', `denied by ${deniedBy.approver}: ${deniedBy.reason ?? 'no reason given'}`);
+    const requestedAt = Date.now();
+    const deadline = requestedAt + rule.deadlineSeconds * 1000;
+    status.approvalDeadline = new Date(deadline).toISOString();
+    if (verifiedVotes) await message.post(rule.slackChannel);
+
+    const outcome = await ballot.waitForDecision(deadline, verifiedVotes ? approvalSteps(rule, requestedAt, ballot, message) : [], () => operatorRevoke !== undefined);
+    if (outcome.kind === 'denied') {
+      return end('denied', `denied by ${outcome.by.approver}: ${outcome.by.reason ?? 'no reason given'}`);
     }
-    if (operatorRevoke) {
-      return finish(status, 'denied', `withdrawn by ${operatorRevoke.by} before approval: ${operatorRevoke.reason}`);
+    if (outcome.kind === 'withdrawn') {
+      return end('denied', `withdrawn by ${operatorRevoke!.by} before approval: ${operatorRevoke!.reason}`);
     }
-    if (!decided) {
-      return finish(status, 'expired', `approval deadline passed with ${approvedBy.size} of ${rule.quorum} approval(s)`);
+    if (outcome.kind === 'expired') {
+      return end('expired', `approval deadline passed with ${ballot.approvedBy.size} of ${rule.quorum} approval(s)`);
     }
   }
 
   // 3. Policy again, just before issuing: the context may have changed while the request waited.
   setPhase(status, 'issuing', 'checking policy again before issuing');
+  await message.refresh();
   const recheck = await evaluatePolicy({ request, stage: 'issue', identity: decision.identity });
   status.decisions.push(recheck);
   if (!recheck.allow) {
-    return finish(status, 'denied', `policy denied at issue time: ${failedReasons(recheck)}`);
+    return end('denied', `policy denied at issue time: ${failedReasons(recheck)}`);
   }
 
   // 4. Issue. The lease TTL equals the window, so Vault ends the credential even if this workflow never resumes.
@@ -171,10 +178,11 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
   } catch (err) {
     // An attempt may have created a lease before failing: revoke everything issued under this grant's role.
     await CancellationScope.nonCancellable(() => revokeAndVerify(status, { mount: vault.mount, vaultRole }, 'cancelled'));
-    return finish(status, 'failed', `issuing the credential failed: ${errorMessage(err)}`);
+    return end('failed', `issuing the credential failed: ${errorMessage(err)}`);
   }
   status.grant = grant;
   setPhase(status, 'granted', `granted to ${status.requester} until ${grant.expiresAt}`);
+  await message.refresh();
 
   // 5. Hold until the lease's end, a release or an operator revoke. Revocation runs in a scope that
   // cancellation cannot interrupt, so a cancelled workflow still removes access.
@@ -188,9 +196,41 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
     if (!isCancellation(err)) throw err;
     cause = 'cancelled';
   } finally {
-    await CancellationScope.nonCancellable(() => revokeAndVerify(status, { mount: vault.mount, vaultRole, username: grant.username }, cause));
+    const by = cause === 'released' ? releasedBy : cause === 'revoked-by-operator' ? operatorRevoke?.by : undefined;
+    await CancellationScope.nonCancellable(() =>
+      revokeAndVerify(status, { mount: vault.mount, vaultRole, username: grant.username, slackMessage: status.slackMessage }, cause, by),
+    );
+    await message.refresh();
   }
+  await condition(allHandlersFinished);
   return status;
+}
+
+/**
+ * The reminder and the escalation of a pending request, each a reply in the message's thread that mentions the
+ * approvers who have not voted yet. The escalation group is asked from the escalation on.
+ */
+function approvalSteps(rule: ApprovalRule, requestedAt: number, ballot: Ballot, message: RequestMessage): ApprovalStep[] {
+  const steps: ApprovalStep[] = [];
+  const pending = (approvers: string[]) => approvers.filter((approver) => !ballot.approvedBy.has(approver));
+  if (rule.reminderAfterSeconds !== undefined) {
+    steps.push({
+      at: requestedAt + rule.reminderAfterSeconds * 1000,
+      run: () => message.notice(`Reminder: this request still needs ${rule.quorum - ballot.approvedBy.size} approval(s).`, pending(rule.approvers)),
+    });
+  }
+  if (rule.escalation) {
+    const { groups } = rule.escalation;
+    steps.push({
+      at: requestedAt + rule.escalation.afterSeconds * 1000,
+      run: () =>
+        message.notice(
+          `Escalated to ${groups.join(', ')}: this request still needs ${rule.quorum - ballot.approvedBy.size} approval(s).`,
+          pending(rule.escalationApprovers ?? []),
+        ),
+    });
+  }
+  return steps;
 }
 
 /**
@@ -199,8 +239,9 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
  */
 async function revokeAndVerify(
   status: AccessRequestStatus,
-  target: { mount: string; vaultRole: string; username?: string },
+  target: { mount: string; vaultRole: string; username?: string; slackMessage?: SlackMessageRef },
   cause: RevocationRecord['cause'],
+  by?: string,
 ): Promise<void> {
   setPhase(status, 'revoking', `revoking: ${cause}`);
   const windowEnd = status.grant ? Math.min(Date.now(), Date.parse(status.grant.expiresAt)) : Date.now();
@@ -214,6 +255,7 @@ async function revokeAndVerify(
     lagSeconds: Math.max(0, (revokedAt - windowEnd) / 1000),
     checks,
     cause,
+    by,
   };
   setPhase(status, 'revoked', `revoked (${cause}); verified: ${checks.join('; ')}`);
 }
@@ -221,26 +263,6 @@ async function revokeAndVerify(
 function errorMessage(err: unknown): string {
   if (err instanceof TemporalFailure && err.cause) return errorMessage(err.cause);
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * Returns why a vote must not count, or undefined when it counts. Eligibility is the approver list of the
- * decision recorded in history; the requester can never approve or deny its own request.
- */
-function judgeVote(
-  status: AccessRequestStatus,
-  approvers: readonly string[],
-  approvedBy: ReadonlySet<string>,
-  kind: 'approve' | 'deny',
-  vote: ApprovalVote,
-): string | undefined {
-  if (!identitySchema.safeParse(vote?.approver).success) return 'the vote carries no valid approver identity (KIND:NAME)';
-  if (status.phase !== 'pending-approval') return `the request is ${status.phase}, not waiting for approval`;
-  if (vote.approver === status.requester) return 'the requester cannot approve or deny its own request';
-  if (!approvers.includes(vote.approver)) return `${vote.approver} is not an eligible approver for ${status.entitlement}`;
-  if (kind === 'approve' && approvedBy.has(vote.approver)) return `${vote.approver} has already approved`;
-  if (kind === 'deny' && !vote.reason?.trim()) return 'a denial needs a reason';
-  return undefined;
 }
 
 function failedReasons(decision: PolicyDecision): string {

@@ -2,7 +2,7 @@
  * Signals, queries, search attributes and the state shapes shared by the access-request workflow, its
  * activities and its clients. Importing this module starts no workflow code, so clients may use it directly.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /** The workflow type name that clients start and list. */
@@ -35,12 +35,25 @@ export const FINAL_PHASES: readonly Phase[] = ['revoked', 'denied', 'expired', '
 export interface ApprovalRule {
   /** True when policy lets the request skip human approval. */
   autoApprove: boolean;
-  /** Identities allowed to approve, such as `user:alice`. The requester is never eligible. */
+  /**
+   * Approvers policy allowed when the request was decided, such as `user:alice`; the requester is never one.
+   * Each vote is judged again under the policy in force when it arrives.
+   */
   approvers: string[];
   /** Distinct eligible approvals required. */
   quorum: number;
   /** Seconds the request waits for its quorum before it expires. */
   deadlineSeconds: number;
+  /** Approver groups asked first. Absent in decisions recorded before approver groups existed. */
+  groups?: string[];
+  /** Seconds after the request at which pending approvers are reminded. */
+  reminderAfterSeconds?: number;
+  /** A second group asked when the first has not decided in time. */
+  escalation?: { afterSeconds: number; groups: string[] };
+  /** The members of the escalation groups among `approvers`, mentioned when the request escalates. */
+  escalationApprovers?: string[];
+  /** Slack channel id for the approval message; the Slack default channel when absent. */
+  slackChannel?: string;
 }
 
 /** The Vault mount and template role that issue an entitlement's credential. */
@@ -86,11 +99,37 @@ export interface PolicyDecision {
   vault?: VaultTarget;
 }
 
-/** A vote cast by signal; the workflow decides whether it counts. */
+/** A vote as a signal carried it. Signals carry no identity proof, so current workflows record and reject them. */
 export interface ApprovalVote {
   approver: string;
   /** Required for a denial, optional for an approval. */
   reason?: string;
+}
+
+/** The input of the vote update: the decision and the voter's identity token. */
+export interface VoteInput {
+  decision: 'approve' | 'deny';
+  /**
+   * A compact JWT from a configured issuer proving who votes: a person's OIDC token for the CLI, or the token the
+   * Slack app mints for a verified click. A token with a `jit_request` claim counts only for that request.
+   */
+  identityToken: string;
+  /** Required for a denial, optional for an approval. */
+  reason?: string;
+  /** Where the vote came from, for the record. */
+  via: 'slack' | 'cli' | 'api';
+}
+
+/** The answer to a vote, returned to the voter at once. */
+export interface VoteResult {
+  counted: boolean;
+  /** Why the vote did not count; absent when it counted. */
+  rejectedBecause?: string;
+  /** The verified voter; `unverified` when the token was rejected. */
+  approver: string;
+  phase: Phase;
+  approvals: number;
+  quorum: number;
 }
 
 /** A vote as the workflow recorded it, with the reason it did or did not count. */
@@ -100,6 +139,16 @@ export interface RecordedVote extends ApprovalVote {
   /** The reason a vote was not counted; absent when it counted. */
   rejectedBecause?: string;
   at: string;
+  /** Where the vote came from; absent for signals. */
+  via?: VoteInput['via'];
+  /** The policy reasons that made the voter eligible or not, when policy was asked. */
+  policyReasons?: string[];
+}
+
+/** Where the request's Slack message lives, so later updates edit it and replies go to its thread. */
+export interface SlackMessageRef {
+  channel: string;
+  ts: string;
 }
 
 /**
@@ -128,6 +177,8 @@ export interface RevocationRecord {
   checks: string[];
   /** The event that ended the window. */
   cause: 'window-ended' | 'released' | 'revoked-by-operator' | 'cancelled';
+  /** Who released or revoked, for those causes. */
+  by?: string;
 }
 
 /** The result of the `status` query. */
@@ -147,6 +198,10 @@ export interface AccessRequestStatus {
   revocation?: RevocationRecord;
   /** A one-line explanation of a final phase other than `revoked`. */
   outcome?: string;
+  /** The approval message in Slack, when one was posted. */
+  slackMessage?: SlackMessageRef;
+  /** Set while revocation keeps failing; cleared by a verified revocation. */
+  revocationLate?: boolean;
 }
 
 /**
@@ -159,10 +214,21 @@ export function grantRoleName(requestId: string): string {
   return (name.startsWith('jit-') ? name : `jit-${name}`).slice(0, 100);
 }
 
-/** Approve the request. Counted only from an eligible approver other than the requester, once each. */
+/**
+ * Cast a vote and get the answer at once. The validator rejects votes that cannot count whatever the voter is
+ * (the request is not waiting for approval, a denial without a reason); the handler verifies the identity
+ * token, asks policy whether the voter may approve now, and records the vote. Give each delivery an update id
+ * derived from its source, such as Slack's action timestamp, so a redelivery returns the first answer.
+ */
+export const voteUpdate = defineUpdate<VoteResult, [VoteInput]>('vote');
+
+/**
+ * The approval signal of workflows started before the vote update existed. Current workflows record such a
+ * signal as not counted, because it carries a name and no proof of identity.
+ */
 export const approveSignal = defineSignal<[ApprovalVote]>('approve');
 
-/** Deny the request. From an eligible approver, the first denial ends the request. */
+/** The denial signal of workflows started before the vote update existed; see approveSignal. */
 export const denySignal = defineSignal<[ApprovalVote]>('deny');
 
 /** The requester has finished the task: revoke now instead of at the end of the window. */

@@ -6,6 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { JWK } from 'jose';
+
 import { createIssuerKeys, mintToken, serveJwks } from '../../scripts/local-issuer';
 
 export interface TestIssuer {
@@ -13,6 +15,10 @@ export interface TestIssuer {
   issuersFile: string;
   /** Mints a token for `kind:name`, with extra claims. */
   mint(principal: string, claims?: Record<string, string | number | boolean | string[]>, options?: { ttlSeconds?: number }): Promise<string>;
+  /** The `iss` of tokens for one kind, such as `user`. */
+  issuerFor(kind: string): string;
+  /** The signing key, for tests that stand in for another signer this issuer's JWKS vouches for. */
+  privateJwk: JWK;
   close(): void;
 }
 
@@ -42,6 +48,8 @@ export async function startTestIssuer(): Promise<TestIssuer> {
         claims,
       });
     },
+    issuerFor: (kind) => `${base}/${kind}`,
+    privateJwk,
     close() {
       server.close();
     },

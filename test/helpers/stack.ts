@@ -12,6 +12,8 @@ import type { Worker } from '@temporalio/worker';
 import nodeVault from 'node-vault';
 import { Client as PgClient } from 'pg';
 
+import type { PolicyStore } from '../../activities/policy-store';
+import { castVote, type VoteAnswer } from '../../client/votes';
 import { readSettings, type WorkerSettings } from '../../worker/settings';
 import { startTestIssuer, type TestIssuer } from './issuer';
 import { jitDataConverter } from '../../client/codec';
@@ -22,6 +24,7 @@ import { createJitWorker } from '../../worker/worker';
 export const ROOT = join(__dirname, '..', '..');
 export const TEST_CATALOG = join(ROOT, 'test', 'fixtures', 'catalog.json');
 export const TEST_POLICIES = join(ROOT, 'test', 'fixtures', 'policies');
+export const TEST_APPROVERS = join(ROOT, 'test', 'fixtures', 'approvers.json');
 
 /** Reads the stack's settings file into process.env and returns process.env. */
 export function loadStackEnv(): NodeJS.ProcessEnv {
@@ -49,6 +52,7 @@ export function workerSettings(issuer: TestIssuer, overrides: Partial<WorkerSett
     JIT_POLICY_SCHEMA: join(ROOT, 'config', 'policies', 'schema.cedarschema'),
     JIT_POLICY_SETTINGS: join(ROOT, 'config', 'policy-settings.json'),
     JIT_ISSUERS: issuer.issuersFile,
+    JIT_APPROVERS: TEST_APPROVERS,
     JIT_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     // Tests run the reconciler themselves when they need it.
     JIT_RECONCILE_EVERY: 'off',
@@ -61,6 +65,8 @@ export interface Harness {
   env: TestWorkflowEnvironment;
   settings: WorkerSettings;
   issuer: TestIssuer;
+  /** The worker's policy files; `reload()` applies an edit at once instead of waiting for the file watch. */
+  policy: PolicyStore;
   stop(): Promise<void>;
 }
 
@@ -79,6 +85,7 @@ export async function startHarness(overrides: Partial<WorkerSettings> = {}): Pro
     env,
     settings,
     issuer,
+    policy,
     async stop() {
       worker.shutdown();
       await running;
@@ -95,6 +102,21 @@ function runWorker(worker: Worker): Promise<void> {
   return worker.run().catch((err: Error) => {
     console.error(`test worker stopped with an error: ${err.message}`);
   });
+}
+
+/**
+ * Votes on a request as `principal`, proven by a token from the test issuer, the way `jit approve` does.
+ * People carry their directory groups in the token only when `groups` is given.
+ */
+export async function voteAs(
+  harness: Harness,
+  requestId: string,
+  principal: string,
+  decision: 'approve' | 'deny',
+  reason?: string,
+): Promise<VoteAnswer> {
+  const identityToken = await harness.issuer.mint(principal);
+  return castVote(harness.env.client, requestId, { decision, identityToken, reason, via: 'cli' });
 }
 
 /** Starts a request for the auto-approved staging entitlement and waits for it to be granted. */
