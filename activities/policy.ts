@@ -99,6 +99,7 @@ function approvalRule(
   }
 
   const groups = [...approval.groups, ...(approval.escalation?.groups ?? [])];
+  const inGroups = (approver: string, wanted: readonly string[]) => sources.directory.groupsOf(approver).some((group) => wanted.includes(group));
   const eligible = sources.directory
     .membersOf(groups)
     .filter((approver) => approver !== identity.principal)
@@ -119,9 +120,7 @@ function approvalRule(
     groups: approval.groups,
     reminderAfterSeconds: approval.reminderAfterSeconds,
     escalation: approval.escalation,
-    escalationApprovers: approval.escalation
-      ? eligible.filter((approver) => sources.directory.groupsOf(approver).some((group) => approval.escalation!.groups.includes(group)))
-      : undefined,
+    escalationApprovers: approval.escalation ? eligible.filter((approver) => !inGroups(approver, approval.groups)) : undefined,
     slackChannel: approval.slackChannel,
   };
 }

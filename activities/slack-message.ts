@@ -109,6 +109,7 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Drops the leading emoji code, which the notification text would show literally. */
 function plain(mrkdwn: string): string {
-  return mrkdwn.replace(/:[a-z_]+: /g, '');
+  return mrkdwn.replace(/^:[a-z_]+: /, '');
 }

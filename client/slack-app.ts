@@ -276,10 +276,14 @@ async function mintVoteToken(options: SlackAppOptions, subject: string, requestI
 /** Turns a vote's answer into the sentence the clicker sees. */
 export function describeAnswer(decision: 'approve' | 'deny', answer: VoteAnswer): string {
   const noun = decision === 'approve' ? 'approval' : 'denial';
-  if (!answer.accepted) return `Your ${noun} was not accepted: ${answer.reason}.`;
-  if (!answer.counted) return `Your ${noun} did not count: ${answer.rejectedBecause}.`;
+  if (!answer.accepted) return `Your ${noun} was not accepted: ${sentence(answer.reason)}`;
+  if (!answer.counted) return `Your ${noun} did not count: ${sentence(answer.rejectedBecause ?? 'no reason given')}`;
   if (decision === 'deny') return 'Your denial counted; the request is denied.';
   return `Your approval counted: ${answer.approvals} of ${answer.quorum}.`;
+}
+
+function sentence(text: string): string {
+  return text.endsWith('.') ? text : `${text}.`;
 }
 
 async function replyEphemeral(client: App['client'], channel: string | undefined, user: string, text: string, logger: Logger): Promise<void> {

@@ -112,7 +112,7 @@ describe('access request workflow', () => {
     await handle.signal(approveSignal, { approver: 'user:bob' });
 
     assert.equal(self.accepted && self.rejectedBecause, 'the requester cannot approve or deny its own request');
-    assert.match(String(outsider.accepted && outsider.rejectedBecause), /^user:mallory may not approve orders-db-readwrite under the current policy \(FAIL no policy permits/);
+    assert.match(String(outsider.accepted && outsider.rejectedBecause), /^user:mallory may not approve orders-db-readwrite under the current policy \(FAIL approve\/no policy permits Jit::Person::"user:mallory"/);
     assert.equal(workload.accepted && workload.rejectedBecause, 'ci:deploy-pipeline may not approve orders-db-readwrite under the current policy (FAIL approver kind: ci:deploy-pipeline is not a person (user:NAME))');
     assert.deepEqual(bareDenial, { accepted: false, reason: 'a denial needs a reason' });
     assert.match(String(forged.accepted && forged.rejectedBecause), /^the identity token was rejected: /);

@@ -213,10 +213,12 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
 function approvalSteps(rule: ApprovalRule, requestedAt: number, ballot: Ballot, message: RequestMessage): ApprovalStep[] {
   const steps: ApprovalStep[] = [];
   const pending = (approvers: string[]) => approvers.filter((approver) => !ballot.approvedBy.has(approver));
+  const escalationOnly = rule.escalationApprovers ?? [];
+  const firstAsked = rule.approvers.filter((approver) => !escalationOnly.includes(approver));
   if (rule.reminderAfterSeconds !== undefined) {
     steps.push({
       at: requestedAt + rule.reminderAfterSeconds * 1000,
-      run: () => message.notice(`Reminder: this request still needs ${rule.quorum - ballot.approvedBy.size} approval(s).`, pending(rule.approvers)),
+      run: () => message.notice(`Reminder: this request still needs ${rule.quorum - ballot.approvedBy.size} approval(s).`, pending(firstAsked)),
     });
   }
   if (rule.escalation) {
@@ -226,7 +228,7 @@ function approvalSteps(rule: ApprovalRule, requestedAt: number, ballot: Ballot, 
       run: () =>
         message.notice(
           `Escalated to ${groups.join(', ')}: this request still needs ${rule.quorum - ballot.approvedBy.size} approval(s).`,
-          pending(rule.escalationApprovers ?? []),
+          pending(escalationOnly),
         ),
     });
   }

@@ -50,7 +50,10 @@ export interface ApprovalRule {
   reminderAfterSeconds?: number;
   /** A second group asked when the first has not decided in time. */
   escalation?: { afterSeconds: number; groups: string[] };
-  /** The members of the escalation groups among `approvers`, mentioned when the request escalates. */
+  /**
+   * The approvers reached only through the escalation groups; they are mentioned at the escalation, the
+   * others at the request and the reminder.
+   */
   escalationApprovers?: string[];
   /** Slack channel id for the approval message; the Slack default channel when absent. */
   slackChannel?: string;

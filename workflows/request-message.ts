@@ -17,6 +17,12 @@ const { postRequestMessage, updateRequestMessage, postThreadNotice } = proxyActi
 
 /** Posts and edits one request's message; every method swallows and logs failures. */
 export class RequestMessage {
+  /**
+   * Edits run one after another, each rendering the status as it is when the edit starts, so an older state
+   * can never overwrite a newer one.
+   */
+  private edits: Promise<void> = Promise.resolve();
+
   constructor(private readonly status: AccessRequestStatus) {}
 
   /** Posts the message with Approve and Deny buttons and remembers where it is. */
@@ -27,9 +33,12 @@ export class RequestMessage {
   }
 
   /** Edits the message to show the current state; buttons stay only while the request waits for approval. */
-  async refresh(): Promise<void> {
-    if (!this.status.slackMessage) return;
-    await this.attempt('update', () => updateRequestMessage({ status: this.status, message: this.status.slackMessage! }));
+  refresh(): Promise<void> {
+    this.edits = this.edits.then(async () => {
+      if (!this.status.slackMessage) return;
+      await this.attempt('update', () => updateRequestMessage({ status: this.status, message: this.status.slackMessage! }));
+    });
+    return this.edits;
   }
 
   /** Replies in the message's thread, mentioning the Slack accounts of `approvers`. */
