@@ -19,7 +19,8 @@ import { formatStatus } from '../client/format';
 import { AccessRefusedError, requestAccess } from '../client/sdk';
 import type { AccessRequestInput } from '../workflows/request';
 import { mintToken } from './local-issuer';
-import { approveSignal, statusQuery, type AccessRequestStatus } from '../workflows/definitions';
+import { castVote } from '../client/votes';
+import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 
 const WINDOW_SECONDS = Number(process.env.DEMO_WINDOW_SECONDS ?? 20);
 
@@ -113,8 +114,11 @@ async function main(): Promise<void> {
       if (status.phase === 'pending-approval') {
         say(`run: ${ui}/namespaces/default/workflows/${status.requestId}`);
         for (const reason of status.decisions[0]?.reasons ?? []) say(`  policy: ${reason}`);
-        say(`waiting for approval; ${approver} approves (same as: npx jit approve ${status.requestId} --as ${approver})`);
-        await client.workflow.getHandle(status.requestId).signal(approveSignal, { approver, reason: 'migration reviewed' });
+        say(`waiting for approval; ${approver} approves with a token from the issuer (same as: npx jit approve ${status.requestId} --token-file <alice's token>)`);
+        const approverToken = await mintToken(privateJwk, { issuer: `${requireEnv('JIT_ISSUER_URL')}/user`, subject: approver.slice('user:'.length) });
+        const answer = await castVote(client, status.requestId, { decision: 'approve', identityToken: approverToken, reason: 'migration reviewed', via: 'cli' });
+        if (!answer.accepted || !answer.counted) throw new Error(`the approval did not count: ${JSON.stringify(answer)}`);
+        say(`approval by ${answer.approver} counted (${answer.approvals} of ${answer.quorum}); policy allowed ${answer.approver} to approve at the moment of the vote`);
       } else {
         say(`request is ${status.phase}`);
       }

@@ -56,13 +56,17 @@ describe('jit CLI', () => {
       return (JSON.parse(shown.stdout) as AccessRequestStatus).phase === 'pending-approval' || undefined;
     });
 
-    const self = await jit('approve', requestId, '--as', 'ci:deploy-pipeline');
+    const self = await jit('approve', requestId, '--token', await harness.issuer.mint('ci:deploy-pipeline'));
     assert.equal(self.code, 4);
-    assert.match(self.stdout, /not counted: the requester cannot approve or deny its own request/);
+    assert.equal(self.stdout.trim(), 'approval by ci:deploy-pipeline not counted: the requester cannot approve or deny its own request');
 
-    const approved = await jit('approve', requestId, '--as', 'user:alice');
+    const unsigned = await jit('approve', requestId, '--token', 'e30.e30.');
+    assert.equal(unsigned.code, 4);
+    assert.equal(unsigned.stdout.trim(), 'approval by unverified not counted: the identity token was rejected: the token is unsigned (alg "none")');
+
+    const approved = await jit('approve', requestId, '--token', await harness.issuer.mint('user:alice'));
     assert.equal(approved.code, 0, approved.stderr);
-    assert.match(approved.stdout, /approval by user:alice counted/);
+    assert.equal(approved.stdout.trim(), 'approval by user:alice counted (1 of 1 approvals)');
 
     const granted = await eventually('the grant', 20_000, async () => {
       const shown = await jit('status', requestId);
@@ -103,8 +107,13 @@ describe('jit CLI', () => {
       const shown = JSON.parse((await jit('status', requestId, '--json')).stdout) as AccessRequestStatus;
       return shown.phase === 'pending-approval' || undefined;
     });
-    const denied = await jit('deny', requestId, '--as', 'user:bob', '--reason', 'freeze until Monday');
+    const bare = await jit('deny', requestId, '--token', await harness.issuer.mint('user:bob'));
+    assert.notEqual(bare.code, 0);
+    assert.match(bare.stderr, /required option '-r, --reason <text>' not specified/);
+
+    const denied = await jit('deny', requestId, '--token', await harness.issuer.mint('user:bob'), '--reason', 'freeze until Monday');
     assert.equal(denied.code, 0, denied.stderr);
+    assert.equal(denied.stdout.trim(), 'denial by user:bob counted');
     const shown = await eventually('the denial', 20_000, async () => {
       const status = JSON.parse((await jit('status', requestId, '--json')).stdout) as AccessRequestStatus;
       return status.phase === 'denied' ? status : undefined;

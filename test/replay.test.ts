@@ -13,23 +13,25 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 
 import { jitDataConverter } from '../client/codec';
-import { HISTORY_CODEC_KEYS, HISTORY_DIR, RECORDED_STATES } from './helpers/histories';
+import { HISTORY_CODEC_KEYS, HISTORY_DIR, RECORDED_STATES, RECORDED_VERSIONS } from './helpers/histories';
 
 describe('recorded histories', () => {
-  for (const state of RECORDED_STATES) {
-    it(`replays ${state}`, async () => {
-      const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORY_DIR, `${state}.pb`)));
-      assert.ok((history.events?.length ?? 0) > 3, 'the recording has events');
-      await Worker.runReplayHistory(
-        { workflowsPath: require.resolve('../workflows'), dataConverter: jitDataConverter(HISTORY_CODEC_KEYS) },
-        history,
-        `recorded-${state}`,
-      );
-    });
+  for (const version of RECORDED_VERSIONS) {
+    for (const state of RECORDED_STATES) {
+      it(`replays ${state} from ${version}`, async () => {
+        const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORY_DIR, version, `${state}.pb`)));
+        assert.ok((history.events?.length ?? 0) > 3, 'the recording has events');
+        await Worker.runReplayHistory(
+          { workflowsPath: require.resolve('../workflows'), dataConverter: jitDataConverter(HISTORY_CODEC_KEYS) },
+          history,
+          `recorded-${version}-${state}`,
+        );
+      });
+    }
   }
 
   it('fails when the workflow code changes incompatibly', async () => {
-    const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORY_DIR, 'inside-window.pb')));
+    const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORY_DIR, 'current', 'inside-window.pb')));
     await assert.rejects(
       Worker.runReplayHistory(
         { workflowsPath: require.resolve('./fixtures/changed-workflow'), dataConverter: jitDataConverter(HISTORY_CODEC_KEYS) },

@@ -12,3 +12,9 @@ export const HISTORY_CODEC_KEYS = 'recorded:q4uK6HqP0mOaQn8bq0h9yVw1m5lzC8sV0yQ2
 
 /** The moments of the lifecycle a running grant can be in when a new worker version is deployed. */
 export const RECORDED_STATES = ['waiting-for-approval', 'inside-window', 'revoked'] as const;
+
+/**
+ * Sets of recordings, one folder each. `before-verified-votes` comes from workflow code that counted
+ * approval signals by name; `current` from the code with the vote update and the Slack message. Both must replay.
+ */
+export const RECORDED_VERSIONS = ['before-verified-votes', 'current'] as const;
