@@ -53,30 +53,30 @@ export class ApproverDirectory {
     return new ApproverDirectory(directorySchema.parse({ approvers: entries }).approvers, 'inline');
   }
 
-  /** The groups of an approver; empty when the directory does not list it. */
+  /** Returns the groups of an approver; empty when the directory does not list it. */
   groupsOf(principal: string): string[] {
     return Object.hasOwn(this.entries, principal) ? this.entries[principal]!.groups : [];
   }
 
-  /** Approvers in any of the groups, in file order. */
+  /** Returns the approvers in any of the groups, in file order. */
   membersOf(groups: readonly string[]): string[] {
     return Object.entries(this.entries)
       .filter(([, entry]) => entry.groups.some((group) => groups.includes(group)))
       .map(([principal]) => principal);
   }
 
-  /** The approver a Slack account acts for, or undefined when no entry lists it. */
+  /** Returns the approver a Slack account acts for, or undefined when no entry lists it. */
   bySlackAccount(team: string, user: string): string | undefined {
     return Object.entries(this.entries).find(([, entry]) => entry.slack.some((account) => account.team === team && account.user === user))?.[0];
   }
 
-  /** The approver with this email (case-insensitive), or undefined. */
+  /** Returns the approver with this email (case-insensitive), or undefined. */
   byEmail(email: string): string | undefined {
     const wanted = email.toLowerCase();
     return Object.entries(this.entries).find(([, entry]) => entry.email?.toLowerCase() === wanted)?.[0];
   }
 
-  /** The Slack user ids of an approver, for mentions. */
+  /** Returns the Slack user ids of an approver, for mentions. */
   slackUsersOf(principal: string): string[] {
     return Object.hasOwn(this.entries, principal) ? this.entries[principal]!.slack.map((account) => account.user) : [];
   }

@@ -55,7 +55,7 @@ export function renderRequestMessage(status: AccessRequestStatus): RenderedMessa
   return { text: `Access request ${status.requestId} for ${status.entitlement}: ${plain(line)}`, blocks };
 }
 
-/** One line that says where the request stands, in Slack mrkdwn. */
+/** Renders the request's state as one line of Slack mrkdwn. */
 export function stateLine(status: AccessRequestStatus): string {
   const approvals = status.votes.filter((vote) => vote.counted && vote.decision === 'approve').map((vote) => vote.approver);
   const by = approvals.length > 0 ? ` (approved by ${approvals.join(', ')})` : '';

@@ -26,7 +26,7 @@ import { APPROVE_ACTION, DENY_ACTION, DENY_MODAL } from '../activities/slack-mes
 import { VOTE_DECISION_CLAIM, VOTE_REQUEST_CLAIM } from '../activities/votes';
 import { castVote, type VoteAnswer } from './votes';
 
-/** What the Slack app needs to run. */
+/** Settings and dependencies of the Slack app. */
 export interface SlackAppOptions {
   /** Slack's signing secret of the app, used to verify every request. */
   signingSecret: string;
@@ -65,10 +65,10 @@ export interface SlackApp {
   stop(): Promise<void>;
 }
 
-/** Slack rejects requests older than this; the replay guard keeps seen signatures as long. */
+/** Bolt rejects requests stamped earlier than this; the replay guard keeps seen signatures as long. */
 const TIMESTAMP_TOLERANCE_SECONDS = 5 * 60;
 
-/** Vote tokens are used once, right after minting. */
+/** Vote tokens are sent right after minting, so a short lifetime is enough. */
 const VOTE_TOKEN_TTL_SECONDS = 60;
 
 /** Creates the app: over HTTP at `/slack/events`, or in Socket Mode when an app-level token is given. */

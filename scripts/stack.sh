@@ -79,6 +79,7 @@ export JIT_ISSUERS=$STATE_DIR/issuers.json
 export JIT_POLICY_SETTINGS=$STATE_DIR/policy-settings.json
 export JIT_CODEC_KEYS=k1:$codec_key
 export JIT_CODEC_SERVER_URL=http://127.0.0.1:$codec_port
+export JIT_SLACK_VOTE_KEY=$STATE_DIR/slack-vote-key/private.jwk
 EOF
 }
 
@@ -207,13 +208,22 @@ start_issuer() {
   wait_for "issuer" 30 node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
     "$JIT_ISSUER_URL/jwks.json" || die "the local issuer did not start; see $STATE_DIR/issuer.log"
 
+  # The Slack app signs vote tokens with a key of its own; the worker trusts it for people (kind user) only.
+  local vote_keys="$STATE_DIR/slack-vote-key"
+  if [ ! -f "$vote_keys/private.jwk" ]; then
+    (cd "$ROOT" && node --import tsx scripts/local-issuer.ts init "$vote_keys") >/dev/null
+  fi
   node -e '
-    const [base, file] = process.argv.slice(1);
+    const [base, file, voteJwks] = process.argv.slice(1);
     const issuers = ["ci", "agent", "k8s", "user"].map((kind) => ({
       issuer: `${base}/${kind}`, audience: "jit-access", jwks: { url: `${base}/jwks.json` }, kind, algorithms: ["ES256"],
     }));
+    issuers.push({
+      issuer: "jit-access-slack", audience: "jit-access", jwks: { file: voteJwks }, kind: "user", algorithms: ["ES256"],
+      maxTokenAgeSeconds: 120,
+    });
     require("fs").writeFileSync(file, JSON.stringify({ issuers }, null, 2));
-  ' "$JIT_ISSUER_URL" "$JIT_ISSUERS"
+  ' "$JIT_ISSUER_URL" "$JIT_ISSUERS" "$vote_keys/jwks.json"
   [ -f "$JIT_POLICY_SETTINGS" ] || cp "$ROOT/config/policy-settings.json" "$JIT_POLICY_SETTINGS"
 }
 

@@ -28,7 +28,7 @@ describe('jit policy', () => {
   it('validates the example policy', async () => {
     const result = await jit('policy', 'validate');
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^valid: 16 policies \(sha256:[0-9a-f]{16}\), entitlements orders-db-readwrite, orders-db-admin/);
+    assert.match(result.stdout, /^valid: 18 policies \(sha256:[0-9a-f]{16}\), entitlements orders-db-readwrite, orders-db-admin/);
   });
 
   it('names file and line of a broken policy', async () => {

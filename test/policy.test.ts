@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { loadCatalog } from '../activities/catalog';
 import { loadPolicyBundle } from '../activities/cedar';
 import type { VerifiedIdentity } from '../activities/identity';
-import { evaluate, type PolicySources } from '../activities/policy';
+import { evaluate, judgeApprover, type PolicySources } from '../activities/policy';
 import { loadPolicySettings, timeContext } from '../activities/policy-settings';
 import { ApproverDirectory } from '../activities/directory';
 import { PolicyStore } from '../activities/policy-store';
@@ -58,9 +58,19 @@ describe('policy decision', () => {
       'PASS identity: ci:acme/orders, verified by https://ci.example.test',
       'INFO time: Tuesday 10h UTC, change window "weekday deploys" open',
       'PASS request/deploy-may-request-orders-write: deploy pipelines may request write access to the production orders database',
-      'INFO approval: 1 of user:alice, user:bob within 900s',
+      'INFO approval: 1 of user:alice, user:bob, user:carol within 900s',
     ]);
-    assert.deepEqual(decision.approval, { autoApprove: false, approvers: ['user:alice', 'user:bob'], quorum: 1, deadlineSeconds: 900 });
+    assert.deepEqual(decision.approval, {
+      autoApprove: false,
+      approvers: ['user:alice', 'user:bob', 'user:carol'],
+      quorum: 1,
+      deadlineSeconds: 900,
+      groups: ['db-owners'],
+      reminderAfterSeconds: 300,
+      escalation: { afterSeconds: 600, groups: ['dba-leads'] },
+      escalationApprovers: ['user:carol'],
+      slackChannel: 'C0DBACCESS',
+    });
     assert.deepEqual(decision.vault, { mount: 'database', templateRole: 'orders-readwrite' });
   });
 
@@ -120,16 +130,38 @@ describe('policy decision', () => {
               environment: 'production',
               maxDurationSeconds: 3600,
               vault: { backend: 'database', mount: 'database', templateRole: 'orders-readwrite' },
-              approval: { approvers: ['user:alice'], quorum: 1, deadlineSeconds: 60 },
+              approval: { groups: ['oncall'], quorum: 1, deadlineSeconds: 60 },
             },
           },
         }),
       ),
     );
+    const directory = ApproverDirectory.of({ 'user:alice': { groups: ['oncall'] } });
     const alice: VerifiedIdentity = { principal: 'user:alice', issuer: 'https://sso.example.test', subject: 'alice', claims: {}, groups: ['oncall'] };
-    const decision = evaluate({ ...sources, catalog }, { ...request, entitlement: 'orders-db-admin', ticket: 'INC-1' }, alice, 'request', inWindow);
+    const decision = evaluate({ ...sources, catalog, directory }, { ...request, entitlement: 'orders-db-admin', ticket: 'INC-1' }, alice, 'request', inWindow);
     assert.equal(decision.allow, false);
-    assert.match(decision.reasons.at(-1)!, /FAIL enough approvers: 1 approval\(s\) needed but only 0/);
+    assert.equal(
+      decision.reasons.at(-1),
+      'FAIL enough approvers: 1 approval(s) needed but policy allows only 0 member(s) of oncall other than the requester to approve',
+    );
+  });
+
+  it('asks the approve action about each approver', () => {
+    const cases: Array<[string, string, boolean, string]> = [
+      ['user:bob', 'orders-db-readwrite', true, 'PASS approve/db-owners-approve-orders-write'],
+      ['user:carol', 'orders-db-readwrite', true, 'PASS approve/dba-leads-approve-escalations'],
+      ['user:carol', 'orders-db-admin', true, 'PASS approve/oncall-approves-oncall'],
+      ['user:mallory', 'orders-db-readwrite', false, 'FAIL approve/no policy permits Jit::Person::"user:mallory" to approve orders-db-readwrite'],
+      ['user:alice', 'orders-db-admin', false, 'FAIL approver is not the requester'],
+      ['ci:acme/orders', 'orders-db-readwrite', false, 'FAIL approver kind: ci:acme/orders is not a person (user:NAME)'],
+    ];
+    for (const [approver, entitlement, eligible, reason] of cases) {
+      const judgement = judgeApprover(sources, approver, [], entitlement, 'user:alice');
+      assert.equal(judgement.eligible, eligible, `${approver} on ${entitlement}`);
+      assert.ok(judgement.reasons.some((line) => line.startsWith(reason)), `${approver} on ${entitlement}: ${judgement.reasons.join('; ')}`);
+    }
+    const viaToken = judgeApprover(sources, 'user:mallory', ['db-owners'], 'orders-db-readwrite', 'ci:acme/orders');
+    assert.equal(viaToken.eligible, true, "the token's groups count as well as the directory's");
   });
 });
 

@@ -53,7 +53,7 @@ async function startApp(matchByEmail: boolean): Promise<{ app: SlackApp; url: st
     apiUrl: fake.apiUrl,
     directory: () => harness.policy.sources.directory,
     matchByEmail,
-    // The test issuer's key stands in for the app's own signing key: the worker trusts it for `user` tokens.
+    // The test issuer's key replaces the app's own signing key: the worker trusts it for `user` tokens.
     voteKey: harness.issuer.privateJwk,
     voteIssuer: harness.issuer.issuerFor('user'),
     temporal: harness.env.client,
@@ -88,7 +88,7 @@ async function start(principal = 'ci:deploy-pipeline', change: Partial<AccessReq
   return startAccessRequest(harness.env.client, { ...base, identityToken, ...change }, { taskQueue: harness.settings.JIT_TASK_QUEUE });
 }
 
-/** The request's top-level message, once the worker has posted it. */
+/** Waits for the request's top-level message and returns where it is. */
 async function requestMessage(requestId: string): Promise<{ channel: string; ts: string; call: SlackCall }> {
   const call = await eventually(`the Slack message of ${requestId}`, 15_000, async () =>
     fake.callsOf('chat.postMessage').find((entry) => !entry.args.thread_ts && String(entry.args.text).includes(requestId)),
@@ -115,7 +115,7 @@ function repliesTo(user: string): number {
   return fake.callsOf('chat.postEphemeral').filter((call) => call.args.user === user).length;
 }
 
-/** The texts of every edit of one message, oldest first. */
+/** Returns the texts of every edit of one message, oldest first. */
 function edits(ts: string): string[] {
   return fake.callsOf('chat.update').filter((call) => call.args.ts === ts).map((call) => String(call.args.text));
 }
@@ -150,7 +150,7 @@ describe('Slack approvals', () => {
       edits(message.ts).find((text) => text.includes('1 of 2') && text.includes('approved by user:alice')),
     );
 
-    // A double click is a new delivery: the workflow refuses it and says why.
+    // A double click is a new delivery: the workflow rejects it and gives the reason.
     await click(eventsUrl, APPROVE_ACTION, 'U0ALICE', handle.workflowId, message);
     assert.equal(await nextReply('U0ALICE', 1), 'Your approval did not count: user:alice has already approved.');
 
@@ -174,7 +174,7 @@ describe('Slack approvals', () => {
     });
     assert.equal((await deliver(eventsUrl, otherSecret)).status, 401);
 
-    // mallory is mapped but policy does not let her approve; an unmapped account is told to get mapped.
+    // Policy does not let mallory approve, and an unmapped account gets the fix: map it in the directory.
     await click(eventsUrl, APPROVE_ACTION, 'U0MALLORY', handle.workflowId, message);
     assert.match(await nextReply('U0MALLORY', 0), /^Your approval did not count: user:mallory may not approve orders-db-slack under the current policy/);
     await click(eventsUrl, APPROVE_ACTION, 'U0EVE', handle.workflowId, message);

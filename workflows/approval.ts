@@ -65,7 +65,7 @@ export class Ballot {
   }
 
   /**
-   * Rejects, before anything is recorded, a vote that cannot count whoever sends it. Runs in the update
+   * Rejects, before anything is recorded, a vote that cannot count for any voter. Runs in the update
    * validator, so it must not block or change state.
    */
   validate(input: VoteInput): void {
@@ -155,7 +155,7 @@ export class Ballot {
       : `the request is ${this.status.phase}, not waiting for approval`;
   }
 
-  /** The rules of histories recorded before votes carried identity tokens; kept so those histories replay. */
+  /** Applies the rules of histories recorded before votes carried identity tokens, so those histories replay. */
   private legacyRejection(decision: 'approve' | 'deny', vote: ApprovalVote): string | undefined {
     if (!identitySchema.safeParse(vote?.approver).success) return 'the vote carries no valid approver identity (KIND:NAME)';
     if (this.status.phase !== 'pending-approval') return `the request is ${this.status.phase}, not waiting for approval`;

@@ -21,7 +21,7 @@ export interface SlackCall {
   answeredAt: number;
 }
 
-/** A Slack workspace user the fake knows, for `users.info`. */
+/** A Slack workspace user that `users.info` returns. */
 export interface FakeSlackUser {
   id: string;
   team: string;
@@ -144,7 +144,7 @@ export async function deliver(url: string, delivery: SignedDelivery): Promise<{ 
   return { status: response.status, body: await response.text(), receivedAt: Date.now() };
 }
 
-/** A block_actions payload for a click on one of the request message's buttons. */
+/** Builds a block_actions payload for a click on one of the request message's buttons. */
 export function buttonClick(options: {
   actionId: string;
   requestId: string;
@@ -171,7 +171,7 @@ export function buttonClick(options: {
   };
 }
 
-/** A view_submission payload for the deny modal, with the reason typed in. */
+/** Builds a view_submission payload for the deny modal, with the reason typed in. */
 export function denySubmission(options: { viewId: string; requestId: string; channel: string; user: string; team: string; reason: string }): object {
   return {
     type: 'view_submission',
