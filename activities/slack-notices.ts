@@ -66,8 +66,7 @@ export class SlackNotifier {
   async notice(message: SlackMessageRef, text: string, approvers: readonly string[] = []): Promise<void> {
     const client = this.enabled();
     if (!client) return;
-    const directory = this.policy.sources.directory;
-    const mentions = approvers.flatMap((approver) => directory.slackUsersOf(approver)).map((user) => `<@${user}>`);
+    const mentions = approvers.flatMap((approver) => this.policy.sources.directory.slackUsersOf(approver)).map((user) => `<@${user}>`);
     const body = mentions.length > 0 ? `${mentions.join(' ')} ${text}` : text;
     await call(() => client.chat.postMessage({ channel: message.channel, thread_ts: message.ts, text: body }));
   }

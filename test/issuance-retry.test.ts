@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 
+import { noopMetricMeter, type MetricMeter, type MetricTags } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 
 import { createActivities } from '../activities';
 import { VaultGateway } from '../activities/vault';
+import { startFakeSlack } from './helpers/fake-slack';
 import { liveDatabaseUsers, loadStackEnv } from './helpers/stack';
 
 describe('issuance retry', () => {
@@ -40,22 +42,34 @@ describe('issuance retry', () => {
 });
 
 describe('revocation failures', () => {
-  it('logs a late revocation with its ids', async () => {
+  it('logs, counts and posts a late revocation', async () => {
     const env = loadStackEnv();
+    const slack = await startFakeSlack('xoxb-late');
     const activities = createActivities({
       policy: undefined as never,
       vault: { endpoint: env.VAULT_ADDR!, token: env.VAULT_TOKEN! },
+      slack: { botToken: 'xoxb-late', apiUrl: slack.apiUrl },
     });
+    const counted: Array<{ name: string; value: number; tags?: MetricTags }> = [];
+    const metricMeter: MetricMeter = {
+      createCounter: (name: string) => {
+        const counter = noopMetricMeter.createCounter(name);
+        return { name, unit: counter.unit, description: counter.description, kind: 'counter', valueType: 'int', withTags: () => counter, add: (value: number, tags?: MetricTags) => void counted.push({ name, value, tags }) };
+      },
+      createHistogram: (...args) => noopMetricMeter.createHistogram(...args),
+      createGauge: (...args) => noopMetricMeter.createGauge(...args),
+      withTags: () => metricMeter,
+    };
     const entries: Array<{ level: string; message: string; meta?: Record<string, unknown> }> = [];
     const log = (level: string, message: string, meta?: Record<string, unknown>) => entries.push({ level, message, meta });
     const at = (level: string) => (message: string, meta?: Record<string, unknown>) => log(level, message, meta);
     const testLogger = { log, trace: at('TRACE'), debug: at('DEBUG'), info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
 
     // The worker's token may not revoke outside database/creds/jit-*, so Vault rejects this revocation.
-    const input = { mount: 'not-a-mount', vaultRole: 'jit-late-revocation' };
-    for (const attempt of [1, 5]) {
+    const input = { mount: 'not-a-mount', vaultRole: 'jit-late-revocation', slackMessage: { channel: 'C0LATE', ts: '1796400000.000042' } };
+    for (const attempt of [1, 5, 6]) {
       await assert.rejects(
-        new MockActivityEnvironment({ attempt }, { logger: testLogger }).run(activities.revokeCredential, input),
+        new MockActivityEnvironment({ attempt }, { logger: testLogger, metricMeter }).run(activities.revokeCredential, input),
         /Vault write sys\/leases\/revoke-prefix\/not-a-mount\/creds\/jit-late-revocation failed with HTTP 403/,
       );
     }
@@ -63,7 +77,19 @@ describe('revocation failures', () => {
     assert.deepEqual(failures.map((entry) => [entry.level, entry.message, entry.meta?.attempt]), [
       ['WARN', 'revocation attempt failed, retrying', 1],
       ['ERROR', 'revocation late: still failing, retrying', 5],
+      ['ERROR', 'revocation late: still failing, retrying', 6],
     ]);
     assert.ok(!JSON.stringify(failures).includes(env.VAULT_TOKEN!), 'the log must not contain the Vault token');
+
+    // The fifth attempt, and only that one, counts the metric and posts in the request's thread.
+    assert.deepEqual(counted.map(({ name, value }) => [name, value]), [['jit_revocation_late', 1]]);
+    assert.equal(counted[0]!.tags?.mount, 'not-a-mount');
+    const notices = slack.callsOf('chat.postMessage');
+    assert.equal(notices.length, 1);
+    assert.equal(notices[0]!.args.channel, 'C0LATE');
+    assert.equal(notices[0]!.args.thread_ts, '1796400000.000042');
+    assert.match(String(notices[0]!.args.text), /^:rotating_light: Revocation late: attempt 5 failed \(Vault write .* failed with HTTP 403/);
+    assert.ok(!String(notices[0]!.args.text).includes(env.VAULT_TOKEN!), 'the notice must not contain the Vault token');
+    await slack.close();
   });
 });

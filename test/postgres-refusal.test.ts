@@ -8,19 +8,10 @@ import { after, before, describe, it } from 'node:test';
 
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
-import { adminQuery, eventually, liveDatabaseUsers, startHarness, startStagingGrant, type Harness } from './helpers/stack';
+import { eventually, letVaultIn, lockOutVault, liveDatabaseUsers, startHarness, startStagingGrant, type Harness } from './helpers/stack';
 
 const LOCKOUT_MS = 8_000;
 let harness: Harness;
-
-async function lockOutVault(): Promise<void> {
-  await adminQuery('ALTER ROLE vault_admin NOLOGIN');
-  await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'vault_admin'");
-}
-
-async function letVaultIn(): Promise<void> {
-  await adminQuery('ALTER ROLE vault_admin LOGIN');
-}
 
 before(async () => {
   harness = await startHarness();

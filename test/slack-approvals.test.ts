@@ -23,7 +23,7 @@ import {
   type FakeSlack,
   type SlackCall,
 } from './helpers/fake-slack';
-import { eventually, startHarness, type Harness } from './helpers/stack';
+import { eventually, letVaultIn, lockOutVault, startHarness, voteAs, type Harness } from './helpers/stack';
 
 const SIGNING_SECRET = 'test-signing-secret-8f2a61c0';
 const BOT_TOKEN = 'xoxb-test-bot-token';
@@ -70,6 +70,8 @@ before(async () => {
 });
 
 after(async () => {
+  // Never leave Vault locked out for the tests that follow.
+  await letVaultIn();
   await slack?.stop();
   await harness?.stop();
   await fake?.close();
@@ -330,5 +332,36 @@ describe('Slack approvals', () => {
       fake.callsOf('chat.update').find((call) => call.args.ts === message.ts && String(call.args.text).includes('expired')),
     );
     assert.equal(hasButtons(expiredEdit), false);
+  });
+
+  it('shows a late revocation on its message', async () => {
+    const handle = await start();
+    const message = await requestMessage(handle.workflowId);
+    await voteAs(harness, handle.workflowId, 'user:alice', 'approve');
+    await voteAs(harness, handle.workflowId, 'user:bob', 'approve');
+    assert.equal((await waitForDecision(handle)).phase, 'granted');
+
+    // PostgreSQL refuses Vault, so every revocation attempt fails until it lets Vault in again.
+    await lockOutVault();
+    try {
+      await handle.signal(releaseSignal, { by: 'ci:deploy-pipeline' });
+      const notice = await eventually('the late-revocation notice', 30_000, async () =>
+        fake.callsOf('chat.postMessage').find((call) => call.args.thread_ts === message.ts && String(call.args.text).includes('Revocation late')),
+      );
+      assert.match(String(notice.args.text), /^:rotating_light: Revocation late: attempt 5 failed/);
+      await eventually('the message to show the late revocation', 30_000, async () =>
+        edits(message.ts).find((text) => text.includes('revocation late: still retrying')),
+      );
+      assert.equal((await handle.query(statusQuery)).revocationLate, true);
+    } finally {
+      await letVaultIn();
+    }
+
+    const final = (await handle.result()) as AccessRequestStatus;
+    assert.equal(final.phase, 'revoked');
+    assert.equal(final.revocationLate, undefined);
+    await eventually('the message to show the verified revocation', 30_000, async () =>
+      edits(message.ts).find((text) => text.includes('released by ci:deploy-pipeline; revoked and verified')),
+    );
   });
 });

@@ -104,7 +104,12 @@ export async function startFakeSlack(botToken: string, users: FakeSlackUser[] = 
     calls,
     callsOf: (method) => calls.filter((call) => call.method === method),
     delay: (method, ms) => delays.set(method, ms),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // Clients keep connections alive; closing them lets `close` finish now.
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -188,6 +188,17 @@ export async function adminQuery<T extends Record<string, unknown>>(sql: string,
   }
 }
 
+/** Makes PostgreSQL refuse Vault: its vault_admin user loses LOGIN and its open sessions are ended. */
+export async function lockOutVault(): Promise<void> {
+  await adminQuery('ALTER ROLE vault_admin NOLOGIN');
+  await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'vault_admin'");
+}
+
+/** Lets Vault log in to PostgreSQL again. */
+export async function letVaultIn(): Promise<void> {
+  await adminQuery('ALTER ROLE vault_admin LOGIN');
+}
+
 /** Lists the live lease ids under `database/creds/`, with Vault's root token. */
 export async function liveDatabaseLeases(): Promise<string[]> {
   const env = loadStackEnv();
