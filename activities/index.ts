@@ -15,6 +15,7 @@ import {
   type VerifiedIdentity,
 } from '../workflows/definitions';
 import { parseAccessRequest, type AccessRequest } from '../workflows/request';
+import { crashPoint } from './crash-points';
 import { IdentityError } from './identity';
 import { evaluate } from './policy';
 import type { PolicyStore } from './policy-store';
@@ -94,12 +95,15 @@ export function createActivities(deps: ActivityDependencies) {
           };
         }
       }
-      return { ...evaluate(sources, request, identity, input.stage, now), identity };
+      const decision = { ...evaluate(sources, request, identity, input.stage, now), identity };
+      if (input.stage === 'request') crashPoint('after-policy');
+      return decision;
     },
 
     /** Issues the credential. A retry first revokes whatever an earlier attempt of the same grant created. */
     async issueCredential(input: Omit<IssueInput, 'attempt'>): Promise<GrantRecord> {
       const grant = await vault.issue({ ...input, attempt: Context.current().info.attempt });
+      crashPoint('after-vault-issue');
       Context.current().log.info('credential issued', {
         requestId: input.requestId,
         leaseId: grant.leaseId,
@@ -135,6 +139,7 @@ export function createActivities(deps: ActivityDependencies) {
     async revokeCredential(input: RevokeRequest): Promise<void> {
       try {
         await vault.revoke(input);
+        crashPoint('after-vault-revoke');
       } catch (err) {
         await reportRevocationFailure(input, err, slack);
         throw err;

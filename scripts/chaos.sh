@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The chaos suite: runs each fault test JIT_CHAOS_TRIALS times (default 20) against a stack of its own, then
 # prints one row per fault: trials, credentials issued, credentials leaked, and the maximum revocation lag.
+# The faults: worker SIGKILL at each lifecycle step, a Temporal server restart, Vault paused, PostgreSQL
+# refusing Vault, and a workflow terminated from the CLI, which the scheduled reconciler cleans up.
 #   npm run chaos                   20 trials per fault, roughly 25 minutes on 2 cores
 #   JIT_CHAOS_TRIALS=3 npm run chaos
 set -euo pipefail
@@ -19,8 +21,8 @@ step "Running each fault $JIT_CHAOS_TRIALS times"
 cd "$ROOT"
 status=0
 node --import tsx --test --test-concurrency=1 \
-  test/worker-crash.test.ts test/server-restart.test.ts test/vault-outage.test.ts test/postgres-refusal.test.ts \
-  test/zz-leftovers.test.ts || status=$?
+  test/worker-crash.test.ts test/worker-kill-steps.test.ts test/server-restart.test.ts test/vault-outage.test.ts \
+  test/postgres-refusal.test.ts test/terminate-reconcile.test.ts test/zz-leftovers.test.ts || status=$?
 
 step "Results"
 node -e '

@@ -55,18 +55,23 @@ const VERIFIED_VOTES_PATCH = 'verified-votes-and-request-message';
 /** How long a revocation may keep failing before the request's message calls it late. */
 const REVOCATION_LATE_AFTER = '10 seconds';
 
-/** Policy and issuance fail fast on bad input but retry through brief outages of Vault or the worker. */
+/**
+ * Policy and issuance fail fast on bad input but retry through brief outages of Vault or the worker. An attempt
+ * whose worker died is retried after the timeout.
+ */
 const { evaluatePolicy, issueCredential } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
 
 /**
  * Revocation never gives up: no attempt limit, and a short maximum interval so that access ends soon after
- * Vault or PostgreSQL come back. Vault also ends the lease at its TTL if every attempt fails.
+ * Vault or PostgreSQL come back. Vault also ends the lease at its TTL if every attempt fails. The timeout is
+ * how long Temporal waits before retrying an attempt whose worker died, so it bounds the revocation lag after
+ * a crash; a Vault request times out after 10 s.
  */
 const { revokeCredential, verifyRevocation } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 });
 

@@ -19,11 +19,17 @@ export interface TrialRecord {
   lagSeconds: number;
 }
 
-/** Counts what a trial left alive and, when JIT_CHAOS_REPORT names a file, appends the trial to it. */
-export async function recordTrial(fault: string, grant: GrantRecord, revocation: RevocationRecord): Promise<TrialRecord> {
-  const userLeft = (await liveDatabaseUsers()).includes(grant.username);
-  const leaseLeft = (await liveDatabaseLeases()).includes(grant.leaseId);
-  const record = { fault, issued: 1, leaked: userLeft || leaseLeft ? 1 : 0, lagSeconds: revocation.lagSeconds };
+/**
+ * Counts what a trial left alive and, when JIT_CHAOS_REPORT names a file, appends the trial to it.
+ * `lostLeases` are credentials Vault issued to an attempt whose result was lost; they count as issued, and as
+ * leaked while alive.
+ */
+export async function recordTrial(fault: string, grant: GrantRecord, revocation: RevocationRecord, lostLeases: string[] = []): Promise<TrialRecord> {
+  const users = await liveDatabaseUsers();
+  const leases = await liveDatabaseLeases();
+  const grantLeft = users.includes(grant.username) || leases.includes(grant.leaseId) ? 1 : 0;
+  const lostLeft = lostLeases.filter((leaseId) => leases.includes(leaseId)).length;
+  const record = { fault, issued: 1 + lostLeases.length, leaked: grantLeft + lostLeft, lagSeconds: revocation.lagSeconds };
   if (process.env.JIT_CHAOS_REPORT) appendFileSync(process.env.JIT_CHAOS_REPORT, `${JSON.stringify(record)}\n`);
   return record;
 }

@@ -42,6 +42,14 @@ export function loadStackEnv(): NodeJS.ProcessEnv {
   return process.env;
 }
 
+/** Returns a tool path the stack recorded in its tools.env, such as TEMPORAL_BIN. */
+export function stackTool(name: 'TEMPORAL_BIN' | 'VAULT_BIN' | 'PG_BIN_DIR'): string {
+  const stateDir = process.env.JIT_STATE_DIR ?? join(ROOT, '.jit', 'test-stack');
+  const match = new RegExp(`^${name}=(.*)$`, 'm').exec(readFileSync(join(stateDir, 'tools.env'), 'utf8'));
+  if (!match) throw new Error(`${name} is missing from ${join(stateDir, 'tools.env')}; start the stack again`);
+  return match[1]!;
+}
+
 /** Settings for a worker on a new task queue, using the test catalog, the test policies and the given issuer. */
 export function workerSettings(issuer: TestIssuer, overrides: Partial<WorkerSettings> = {}): WorkerSettings {
   loadStackEnv();
@@ -144,12 +152,12 @@ export interface WorkerProcess {
   output(): string;
 }
 
-/** Starts `worker/main.ts` as its own process and resolves once it polls the task queue. */
-export async function spawnWorkerProcess(settings: WorkerSettings, logLevel = 'info'): Promise<WorkerProcess> {
+/** Starts `worker/main.ts` as its own process, with `extraEnv` added, and resolves once it polls the task queue. */
+export async function spawnWorkerProcess(settings: WorkerSettings, logLevel = 'info', extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
     cwd: ROOT,
     // The caller waits for the "worker started" line, which is logged at info level.
-    env: { ...process.env, ...settings, LOG_LEVEL: logLevel },
+    env: { ...process.env, ...settings, ...extraEnv, LOG_LEVEL: logLevel },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
