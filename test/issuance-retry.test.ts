@@ -2,7 +2,8 @@
  * A retry of issuance finds what an earlier attempt created: when a worker crashes after Vault responded but
  * before the activity completed, the next attempt revokes every lease under the grant's role before issuing.
  * The Vault gateway the activity uses runs here against real Vault and PostgreSQL. A second revoke shows that
- * revocation is idempotent.
+ * revocation is idempotent. The lease tests show that a lease Vault capped is reported with its real end, and
+ * that no renewal reaches past the window.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { describe, it } from 'node:test';
 
 import { noopMetricMeter, type MetricMeter, type MetricTags } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import nodeVault from 'node-vault';
 
 import { createActivities } from '../activities';
 import { VaultGateway } from '../activities/vault';
@@ -91,5 +93,42 @@ describe('revocation failures', () => {
     assert.match(String(notices[0]!.args.text), /^:rotating_light: Revocation late: attempt 5 failed \(Vault write .* failed with HTTP 403/);
     assert.ok(!String(notices[0]!.args.text).includes(env.VAULT_TOKEN!), 'the notice must not contain the Vault token');
     await slack.close();
+  });
+});
+
+describe('lease limits', () => {
+  const env = () => loadStackEnv();
+  const root = () => nodeVault({ endpoint: env().VAULT_ADDR!, token: env().JIT_VAULT_ROOT_TOKEN!, requestOptions: { timeout: 10_000 } });
+
+  it('reports the end of a lease Vault capped', async () => {
+    const vault = new VaultGateway({ endpoint: env().VAULT_ADDR!, token: env().VAULT_TOKEN! });
+    const vaultRole = `jit-capped-${randomBytes(4).toString('hex')}`;
+    // The mount's maximum lease TTL is lower than the approved window, so Vault issues a shorter lease.
+    await root().write('sys/mounts/database/tune', { max_lease_ttl: '5s' });
+    try {
+      const grant = await vault.issue({ requestId: vaultRole, vault: { mount: 'database', templateRole: 'orders-readwrite' }, vaultRole, ttlSeconds: 60, attempt: 1 });
+      const reported = (Date.parse(grant.expiresAt) - Date.parse(grant.issuedAt)) / 1000;
+      assert.ok(reported <= 5, `the grant reports ${reported}s, not Vault's 5 s`);
+      const lookup = await root().write('sys/leases/lookup', { lease_id: grant.leaseId });
+      assert.ok(Math.abs(Date.parse(lookup.data.expire_time) - Date.parse(grant.expiresAt)) < 2_000, 'the reported end is Vault\'s');
+    } finally {
+      await root().write('sys/mounts/database/tune', { max_lease_ttl: '0' });
+      await vault.revoke({ mount: 'database', vaultRole });
+    }
+  });
+
+  it('cannot renew a lease past the window', async () => {
+    const vault = new VaultGateway({ endpoint: env().VAULT_ADDR!, token: env().VAULT_TOKEN! });
+    const vaultRole = `jit-renew-${randomBytes(4).toString('hex')}`;
+    const grant = await vault.issue({ requestId: vaultRole, vault: { mount: 'database', templateRole: 'orders-readwrite' }, vaultRole, ttlSeconds: 30, attempt: 1 });
+    try {
+      // Even a root token asking for an hour gets no more than what is left of the 30 s window.
+      const renewed = await root().write('sys/leases/renew', { lease_id: grant.leaseId, increment: 3600 });
+      const renewedEnd = Date.now() + renewed.lease_duration * 1000;
+      assert.ok(renewed.lease_duration <= 30, `renewed for ${renewed.lease_duration}s`);
+      assert.ok(renewedEnd <= Date.parse(grant.expiresAt) + 2_000, 'the renewal reaches past the window');
+    } finally {
+      await vault.revoke({ mount: 'database', vaultRole });
+    }
   });
 });
