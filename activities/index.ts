@@ -138,7 +138,7 @@ export function createActivities(deps: ActivityDependencies) {
     /** Revokes every lease of the grant and deletes its Vault role. Safe to repeat. */
     async revokeCredential(input: RevokeRequest): Promise<void> {
       try {
-        await vault.revoke(input);
+        await whileHeartbeating(() => vault.revoke(input));
         crashPoint('after-vault-revoke');
       } catch (err) {
         await reportRevocationFailure(input, err, slack);
@@ -152,30 +152,58 @@ export function createActivities(deps: ActivityDependencies) {
      * database user no longer exists and has no open session. Throws, and so is retried, until both hold.
      */
     async verifyRevocation(input: RevokeRequest): Promise<string[]> {
-      const checks: string[] = [];
-      const live = await vault.liveLeases(input);
-      if (live.length > 0) {
-        const err = new Error(`${live.length} lease(s) under ${input.mount}/creds/${input.vaultRole} are still alive`);
-        await reportRevocationFailure(input, err, slack);
-        throw err;
-      }
-      checks.push('Vault lease lookup: no live lease');
-
-      if (deps.verifyDatabaseUrl && input.username) {
-        const { roles, sessions } = await countDatabaseUser(deps.verifyDatabaseUrl, input.username);
-        if (roles > 0 || sessions > 0) {
-          const err = new Error(`database user ${input.username} still exists (${roles} role, ${sessions} session(s))`);
-          await reportRevocationFailure(input, err, slack);
-          throw err;
-        }
-        checks.push('PostgreSQL: role dropped, no session open');
-      }
-      return checks;
+      return whileHeartbeating(() => readBackRevocation(vault, deps.verifyDatabaseUrl, slack, input));
     },
   };
 }
 
+/**
+ * Reads back a revocation: no live lease under the grant's role in Vault and, when `verifyDatabaseUrl` is set,
+ * no database user and no session. Throws, after reporting the failure, while either remains.
+ */
+async function readBackRevocation(
+  vault: VaultGateway,
+  verifyDatabaseUrl: string | undefined,
+  slack: SlackNotifier,
+  input: RevokeRequest,
+): Promise<string[]> {
+  const checks: string[] = [];
+  const live = await vault.liveLeases(input);
+  if (live.length > 0) {
+    const err = new Error(`${live.length} lease(s) under ${input.mount}/creds/${input.vaultRole} are still alive`);
+    await reportRevocationFailure(input, err, slack);
+    throw err;
+  }
+  checks.push('Vault lease lookup: no live lease');
+
+  if (verifyDatabaseUrl && input.username) {
+    const { roles, sessions } = await countDatabaseUser(verifyDatabaseUrl, input.username);
+    if (roles > 0 || sessions > 0) {
+      const err = new Error(`database user ${input.username} still exists (${roles} role, ${sessions} session(s))`);
+      await reportRevocationFailure(input, err, slack);
+      throw err;
+    }
+    checks.push('PostgreSQL: role dropped, no session open');
+  }
+  return checks;
+}
+
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Runs `work` while heartbeating every second. With the heartbeat timeout the workflow sets, Temporal notices a
+ * worker that died inside the activity within seconds instead of at the start-to-close timeout, and retries.
+ */
+async function whileHeartbeating<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), 1_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 /** Attempts after which a failing revocation is logged as late, at error level, for alerting. */
 const LATE_REVOCATION_ATTEMPTS = 5;

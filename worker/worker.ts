@@ -62,6 +62,9 @@ export async function createJitWorker(settings: WorkerSettings): Promise<JitWork
     taskQueue: settings.JIT_TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
     dataConverter,
+    // A workflow task waits this long for the worker that ran the workflow last before any worker may take it.
+    // When that worker has died, this wait adds to the revocation lag, so it is shorter than the 10 s default.
+    stickyQueueScheduleToStartTimeout: '3s',
     activities: createActivities({
       temporal,
       policy,

@@ -66,12 +66,13 @@ const { evaluatePolicy, issueCredential } = proxyActivities<Activities>({
 
 /**
  * Revocation never gives up: no attempt limit, and a short maximum interval so that access ends soon after
- * Vault or PostgreSQL come back. Vault also ends the lease at its TTL if every attempt fails. The timeout is
- * how long Temporal waits before retrying an attempt whose worker died, so it bounds the revocation lag after
- * a crash; a Vault request times out after 10 s.
+ * Vault or PostgreSQL come back. Vault also ends the lease at its TTL if every attempt fails. The activities
+ * heartbeat every second, so an attempt whose worker died is retried after the 3 s heartbeat timeout; that
+ * bounds the revocation lag after a crash. A single Vault request times out after 10 s.
  */
 const { revokeCredential, verifyRevocation } = proxyActivities<Activities>({
   startToCloseTimeout: '15 seconds',
+  heartbeatTimeout: '3 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 });
 
@@ -105,10 +106,14 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
   let releasedBy: string | undefined;
 
   const message = new RequestMessage(status);
-  /** Ends the request in a final phase other than revoked, and shows that on the Slack message. */
+  /**
+   * Ends the request in a final phase other than revoked and shows that on the Slack message. Votes still being
+   * judged finish first, so each voter gets an answer rather than an error.
+   */
   const end = async (phase: Phase, outcome: string): Promise<AccessRequestStatus> => {
     finish(status, phase, outcome);
     await message.refresh();
+    await condition(allHandlersFinished);
     return status;
   };
 
@@ -155,7 +160,8 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
     status.approvalDeadline = new Date(deadline).toISOString();
     if (verifiedVotes) await message.post(rule.slackChannel);
 
-    const outcome = await ballot.waitForDecision(deadline, verifiedVotes ? approvalSteps(rule, requestedAt, ballot, message) : [], () => operatorRevoke !== undefined);
+    const steps = verifiedVotes ? approvalSteps(rule, requestedAt, ballot, message) : [];
+    const outcome = await ballot.waitForDecision(deadline, steps, () => operatorRevoke !== undefined);
     if (outcome.kind === 'denied') {
       return end('denied', `denied by ${outcome.by.approver}: ${outcome.by.reason ?? 'no reason given'}`);
     }
@@ -204,7 +210,9 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
     if (!isCancellation(err)) throw err;
     cause = 'cancelled';
   } finally {
-    const by = cause === 'released' ? releasedBy : cause === 'revoked-by-operator' ? operatorRevoke?.by : undefined;
+    let by: string | undefined;
+    if (cause === 'released') by = releasedBy;
+    if (cause === 'revoked-by-operator') by = operatorRevoke?.by;
     await CancellationScope.nonCancellable(() =>
       revokeAndVerify(status, message, { mount: vault.mount, vaultRole, username: grant.username, slackMessage: status.slackMessage }, cause, by),
     );
@@ -215,8 +223,9 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
 }
 
 /**
- * The reminder and the escalation of a pending request, each a reply in the message's thread that mentions the
- * approvers who have not voted yet. The escalation group is asked from the escalation on.
+ * Builds the reminder and the escalation of a pending request. Each is a reply in the message's thread that
+ * mentions the approvers who have not approved yet: the first groups at the reminder, and the escalation group
+ * at the escalation.
  */
 function approvalSteps(rule: ApprovalRule, requestedAt: number, ballot: Ballot, message: RequestMessage): ApprovalStep[] {
   const steps: ApprovalStep[] = [];
