@@ -161,6 +161,12 @@ describe('Slack approvals', () => {
     assert.equal(replayed.status, 200);
     assert.ok(logLines.some((line) => line.includes('replayed delivery')), 'the replay is logged');
 
+    // Slack's own retry carries the same payload with a new timestamp and signature. The update id, taken from
+    // the click's action_ts, makes Temporal return the first answer without recording a vote.
+    const retried = signInteraction(JSON.parse(new URLSearchParams(first.delivery.body).get('payload')!) as object, { signingSecret: SIGNING_SECRET, timestamp: Math.floor(Date.now() / 1000) + 1 });
+    assert.equal((await deliver(eventsUrl, { ...retried, headers: { ...retried.headers, 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } })).status, 200);
+    assert.equal(await nextReply('U0ALICE', 2), 'Your approval counted: 1 of 2.');
+
     // A delivery older than five minutes, a forged signature and another app's secret are rejected with 401.
     const stale = signInteraction(buttonClick({ actionId: APPROVE_ACTION, requestId: handle.workflowId, user: 'U0BOB', team: TEAM, channel: CHANNEL, messageTs: message.ts }), {
       signingSecret: SIGNING_SECRET,
@@ -332,6 +338,10 @@ describe('Slack approvals', () => {
       fake.callsOf('chat.update').find((call) => call.args.ts === message.ts && String(call.args.text).includes('expired')),
     );
     assert.equal(hasButtons(expiredEdit), false);
+
+    const seen = repliesTo('U0BOB');
+    await click(eventsUrl, APPROVE_ACTION, 'U0BOB', handle.workflowId, message);
+    assert.equal(await nextReply('U0BOB', seen), `Your approval was not accepted: request ${handle.workflowId} has ended (expired); votes no longer count.`);
   });
 
   it('shows a late revocation on its message', async () => {
