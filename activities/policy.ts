@@ -111,7 +111,10 @@ function approvalRule(
     );
     return undefined;
   }
-  reasons.push(`INFO approval: ${approval.quorum} of ${eligible.join(', ')} within ${approval.deadlineSeconds}s`);
+  const escalationOnly = approval.escalation ? eligible.filter((approver) => !inGroups(approver, approval.groups)) : [];
+  const firstAsked = eligible.filter((approver) => !escalationOnly.includes(approver));
+  const escalation = escalationOnly.length > 0 ? ` (escalation after ${approval.escalation!.afterSeconds}s: ${escalationOnly.join(', ')})` : '';
+  reasons.push(`INFO approval: ${approval.quorum} of ${firstAsked.join(', ')}${escalation} within ${approval.deadlineSeconds}s`);
   return {
     autoApprove: false,
     approvers: eligible,
@@ -120,7 +123,7 @@ function approvalRule(
     groups: approval.groups,
     reminderAfterSeconds: approval.reminderAfterSeconds,
     escalation: approval.escalation,
-    escalationApprovers: approval.escalation ? eligible.filter((approver) => !inGroups(approver, approval.groups)) : undefined,
+    escalationApprovers: approval.escalation ? escalationOnly : undefined,
     slackChannel: approval.slackChannel,
   };
 }

@@ -69,7 +69,9 @@ export function createVoteActivities(policy: PolicyStore) {
         const failed = judgement.reasons.filter((reason) => reason.startsWith('FAIL')).join('; ');
         return {
           approver: identity.principal,
-          rejectedBecause: `${identity.principal} may not approve ${input.entitlement} under the current policy (${failed})`,
+          rejectedBecause:
+            `${identity.principal} may not approve ${input.entitlement} under the current policy (${failed}); ` +
+            "the policy's approve rules and the approver's groups in the approver directory decide who may",
           policyReasons: judgement.reasons,
         };
       }

@@ -235,7 +235,7 @@ function addVoteCommand(program: Command, kind: 'approve' | 'deny'): void {
     .addOption(new Option('--token <jwt>', 'your identity token, from a configured issuer').env('JIT_IDENTITY_TOKEN'))
     .option('--token-file <path>', 'read your identity token from this file');
   if (kind === 'approve') command.option('-r, --reason <text>', 'optional note recorded with the approval');
-  else command.requiredOption('-r, --reason <text>', 'why the request is denied; shown to the requester');
+  else command.requiredOption('-r, --reason <text>', 'why the request is denied, shown to the requester (required)');
 
   command.action(async (requestId: string, opts, self: Command) =>
     withClient(self, async (client, options) => {

@@ -15,7 +15,8 @@ export function formatStatus(status: AccessRequestStatus): string {
   if (status.approvalDeadline) lines.push(`  approval deadline: ${status.approvalDeadline}`);
   for (const vote of status.votes) {
     const verdict = vote.counted ? 'counted' : `not counted: ${vote.rejectedBecause}`;
-    lines.push(`  ${vote.decision} by ${vote.approver} at ${vote.at}: ${verdict}${vote.reason ? ` (${vote.reason})` : ''}`);
+    const via = vote.via ? ` via ${vote.via}` : '';
+    lines.push(`  ${vote.decision} by ${vote.approver}${via} at ${vote.at}: ${verdict}${vote.reason ? ` (${vote.reason})` : ''}`);
   }
   if (status.grant) {
     lines.push(`  granted: user ${status.grant.username}, lease ${status.grant.leaseId}`);
@@ -23,7 +24,10 @@ export function formatStatus(status: AccessRequestStatus): string {
   }
   if (status.revocation) {
     const { revocation } = status;
-    lines.push(`  revoked at ${revocation.revokedAt} (${revocation.cause}), ${revocation.lagSeconds.toFixed(1)}s after the window`);
+    // The lag counts from the window's end, or from the release or revoke when that came first.
+    const endedBy = revocation.by ? `${revocation.cause} by ${revocation.by}` : revocation.cause;
+    const from = revocation.cause === 'window-ended' ? 'the window' : `the ${revocation.cause === 'released' ? 'release' : 'revoke'}`;
+    lines.push(`  revoked at ${revocation.revokedAt} (${endedBy}), ${revocation.lagSeconds.toFixed(1)}s after ${from}`);
     for (const check of revocation.checks) lines.push(`    verified: ${check}`);
   }
   if (status.outcome) lines.push(`  outcome: ${status.outcome}`);

@@ -245,8 +245,8 @@ async function vote(
   if (!principal.startsWith('user:')) {
     return { accepted: false, reason: `${principal} is not a person; only people (user:NAME) approve in Slack` };
   }
-  const identityToken = await mintVoteToken(options, principal.slice('user:'.length), requestId, decision);
   try {
+    const identityToken = await mintVoteToken(options, principal.slice('user:'.length), requestId, decision);
     const answer = await castVote(options.temporal, requestId, { decision, identityToken, reason, via: 'slack' }, { updateId });
     options.logger.info(
       { requestId, approver: principal, decision, accepted: answer.accepted, counted: answer.accepted && answer.counted },

@@ -113,8 +113,12 @@ describe('access request workflow', () => {
 
     assert.equal(self.accepted && self.rejectedBecause, 'the requester cannot approve or deny its own request');
     assert.match(String(outsider.accepted && outsider.rejectedBecause), /^user:mallory may not approve orders-db-readwrite under the current policy \(FAIL approve\/no policy permits Jit::Person::"user:mallory"/);
-    assert.equal(workload.accepted && workload.rejectedBecause, 'ci:deploy-pipeline may not approve orders-db-readwrite under the current policy (FAIL approver kind: ci:deploy-pipeline is not a person (user:NAME))');
-    assert.deepEqual(bareDenial, { accepted: false, reason: 'a denial needs a reason' });
+    assert.equal(
+      workload.accepted && workload.rejectedBecause,
+      'ci:deploy-pipeline may not approve orders-db-readwrite under the current policy (FAIL approver kind: ci:deploy-pipeline is not a person (user:NAME)); ' +
+        "the policy's approve rules and the approver's groups in the approver directory decide who may",
+    );
+    assert.deepEqual(bareDenial, { accepted: false, reason: 'a denial needs a reason; give one with the vote' });
     assert.match(String(forged.accepted && forged.rejectedBecause), /^the identity token was rejected: /);
 
     const status = await eventually('five recorded votes', 10_000, async () => {

@@ -73,7 +73,7 @@ describe('jit CLI', () => {
       return shown.stdout.includes(': granted') ? shown.stdout : undefined;
     });
     assert.match(granted, /policy at issue: allow/);
-    assert.match(granted, /approve by user:alice at .*: counted/);
+    assert.match(granted, /approve by user:alice via cli at .*: counted/);
     assert.match(granted, /granted: user v-/);
 
     const listed = await eventually('the request in the visibility store', 20_000, async () => {
@@ -95,6 +95,8 @@ describe('jit CLI', () => {
       const shown = JSON.parse((await jit('status', requestId, '--json')).stdout) as AccessRequestStatus;
       return shown.phase === 'revoked' ? shown : undefined;
     });
+    const final = await jit('status', requestId);
+    assert.match(final.stdout, /revoked at \S+ \(released by ci:deploy-pipeline\), \d+\.\ds after the release/);
   });
 
   it('denies with a reason', async () => {

@@ -58,7 +58,7 @@ describe('policy decision', () => {
       'PASS identity: ci:acme/orders, verified by https://ci.example.test',
       'INFO time: Tuesday 10h UTC, change window "weekday deploys" open',
       'PASS request/deploy-may-request-orders-write: deploy pipelines may request write access to the production orders database',
-      'INFO approval: 1 of user:alice, user:bob, user:carol within 900s',
+      'INFO approval: 1 of user:alice, user:bob (escalation after 600s: user:carol) within 900s',
     ]);
     assert.deepEqual(decision.approval, {
       autoApprove: false,

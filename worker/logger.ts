@@ -5,12 +5,20 @@
 import { DefaultLogger, type LogEntry, Runtime } from '@temporalio/worker';
 import pino from 'pino';
 
-/** The process-wide logger. LOG_LEVEL sets the level (trace, debug, info, warn, error); the default is info. */
-export const logger = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
-  base: { service: 'jit-access-worker' },
-  redact: { paths: ['password', 'token', 'wrappingToken', '*.password', '*.token', '*.wrappingToken'], censor: '[redacted]' },
-});
+/**
+ * Creates a service's logger. LOG_LEVEL sets the level (trace, debug, info, warn, error); the default is info.
+ * Fields named like secrets are redacted as a second line of defense.
+ */
+export function createLogger(service: string): pino.Logger {
+  return pino({
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service },
+    redact: { paths: ['password', 'token', 'wrappingToken', '*.password', '*.token', '*.wrappingToken'], censor: '[redacted]' },
+  });
+}
+
+/** The worker's process-wide logger. */
+export const logger = createLogger('jit-access-worker');
 
 const LEVELS = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
 const TEMPORAL_LEVEL = (Object.keys(LEVELS) as Array<keyof typeof LEVELS>).find(

@@ -26,7 +26,7 @@ const settingsSchema = z.object({
   JIT_CODEC_KEYS: z.string({ message: 'JIT_CODEC_KEYS must hold the payload encryption keys, such as k1:<base64 of 32 random bytes>' }).min(1),
   JIT_VERIFY_DATABASE_URL: z.string().optional(),
   /** The Slack bot token (`xoxb-...`) used to post request messages; Slack is off when unset. */
-  JIT_SLACK_BOT_TOKEN: z.string().regex(/^xox[a-z]-/, 'JIT_SLACK_BOT_TOKEN must be a Slack bot token (xoxb-...)').optional(),
+  JIT_SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'JIT_SLACK_BOT_TOKEN must be a Slack bot token (xoxb-...)').optional(),
   /** The Slack Web API base URL; only a test or an egress proxy sets it. */
   JIT_SLACK_API_URL: z.url({ message: 'JIT_SLACK_API_URL must be a URL ending in /api/' }).optional(),
   /** The channel id for request messages of entitlements that name none. */

@@ -74,7 +74,7 @@ export class Ballot {
       throw new Error('identityToken is missing: pass the approver\'s identity token');
     }
     if (this.status.phase !== 'pending-approval') throw new Error(this.notWaiting());
-    if (input.decision === 'deny' && !input.reason?.trim()) throw new Error('a denial needs a reason');
+    if (input.decision === 'deny' && !input.reason?.trim()) throw new Error('a denial needs a reason; give one with the vote');
   }
 
   /** Handles the vote update: verifies the voter under current policy, then counts or records the rejection. */
