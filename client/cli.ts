@@ -73,6 +73,15 @@ async function connect(options: GlobalOptions): Promise<Client> {
   }
 }
 
+/** Returns the final phase of a closed request, or undefined when no such request exists. */
+async function endedPhase(client: Client, requestId: string): Promise<string | undefined> {
+  try {
+    return (await client.workflow.getHandle(requestId).query(statusQuery)).phase;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs one command with a connected client and closes the connection afterwards. */
 async function withClient(command: Command, run: (client: Client, options: GlobalOptions) => Promise<void>) {
   const options = command.optsWithGlobals<GlobalOptions>();
@@ -81,6 +90,9 @@ async function withClient(command: Command, run: (client: Client, options: Globa
     await run(client, options);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
+      // Temporal reports a signal to a closed workflow as not found, so tell an ended request from a missing one.
+      const ended = err.workflowId ? await endedPhase(client, err.workflowId) : undefined;
+      if (ended) throw new Error(`request ${err.workflowId} has already ended (${ended}); nothing to do`);
       throw new Error(`no access request with id ${err.workflowId}; "jit list" shows the current ones`);
     }
     throw err;

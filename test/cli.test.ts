@@ -97,6 +97,12 @@ describe('jit CLI', () => {
     });
     const final = await jit('status', requestId);
     assert.match(final.stdout, /revoked at \S+ \(released by ci:deploy-pipeline\), \d+\.\ds after the release/);
+
+    const again = await jit('release', requestId);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr.trim(), `jit: request ${requestId} has already ended (revoked); nothing to do`);
+    const missing = await jit('release', 'jit-no-such-request');
+    assert.equal(missing.stderr.trim(), 'jit: no access request with id jit-no-such-request; "jit list" shows the current ones');
   });
 
   it('denies with a reason', async () => {
