@@ -24,8 +24,8 @@ const entitlementSchema = z
       })
       .strict(),
     /**
-     * Who is asked to approve, how many distinct approvals are needed, and by when. It applies when policy does
-     * not allow the autoApprove action. Whether a member of these groups may approve is policy's decision (the
+     * The approval rule: the groups asked to approve, the distinct approvals needed, and the deadline. It applies
+     * when policy does not allow the autoApprove action. Whether a member of these groups may approve is policy's decision (the
      * Cedar `approve` action), made again when each vote arrives.
      */
     approval: z

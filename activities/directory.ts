@@ -1,6 +1,6 @@
 /**
  * The approver directory: each approver identity, the groups it belongs to, and the chat accounts that act for
- * it. Policy decides who may approve (the Cedar `approve` action, with the person in these groups); the
+ * it. Policy decides who may approve, through the Cedar `approve` action with the person in these groups. The
  * directory supplies the group membership, whom to notify, and which Slack account is which approver.
  */
 import { createHash } from 'node:crypto';

@@ -34,7 +34,7 @@ export interface ActivityDependencies {
    * database. When set, revocation is reported only after the database confirms the user is gone.
    */
   verifyDatabaseUrl?: string;
-  /** Where request messages and alerts are posted; Slack is off without a bot token. */
+  /** Slack settings for request messages and alerts. Slack is off without a bot token. */
   slack?: SlackSettings;
 }
 
@@ -210,7 +210,7 @@ const LATE_REVOCATION_ATTEMPTS = 5;
 
 /**
  * Logs a failed revocation attempt with the ids involved. Temporal retries it without limit. From the fifth
- * attempt on, the line reports the revocation as late, so an alert on it reaches an operator; the fifth attempt
+ * attempt on, the line reports the revocation as late, so an alert on it reaches an operator. The fifth attempt
  * also counts `jit_revocation_late` and posts a notice in the request's Slack thread.
  */
 async function reportRevocationFailure(input: RevokeRequest, err: unknown, slack: SlackNotifier): Promise<void> {

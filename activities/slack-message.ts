@@ -1,6 +1,6 @@
 /**
  * The Slack message of an access request, rendered from the workflow's status: what is asked, why policy
- * allowed it, and where the request stands. Approve and Deny buttons appear only while it waits for approval.
+ * allowed it, and the request's current state. Approve and Deny buttons appear only while it waits for approval.
  */
 import type { KnownBlock } from '@slack/types';
 

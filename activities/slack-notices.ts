@@ -2,8 +2,8 @@
  * Slack Web API calls made for the workflow: post the request's message, edit it as the request changes, and
  * reply in its thread with reminders, escalations and late-revocation alerts.
  *
- * Without a bot token every call logs once and does nothing, so a worker without Slack still runs requests;
- * approvers then vote with `jit approve` and `jit deny`.
+ * Without a bot token every call logs once and does nothing, so a worker without Slack still runs requests.
+ * Approvers then vote with `jit approve` and `jit deny`.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -13,7 +13,7 @@ import type { AccessRequestStatus, SlackMessageRef } from '../workflows/definiti
 import type { PolicyStore } from './policy-store';
 import { renderRequestMessage } from './slack-message';
 
-/** Where and as whom the worker posts. */
+/** The Slack settings the worker posts with. */
 export interface SlackSettings {
   /** The bot token (`xoxb-...`); absent when Slack is not used. */
   botToken?: string;

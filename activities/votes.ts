@@ -1,6 +1,6 @@
 /**
  * Judging a voter: verify the identity token of a vote, then ask policy whether that person may approve this
- * request now. The workflow records the answer and applies the rules that need its own state (the request is
+ * request now. The workflow records the result and applies the rules that need its own state (the request is
  * still waiting, the approver has not voted before).
  */
 import { Context } from '@temporalio/activity';
@@ -25,7 +25,7 @@ export interface JudgeVoterInput {
   requester: string;
 }
 
-/** Who the voter is and whether the vote may count; `rejectedBecause` is absent when it may. */
+/** The verified voter and whether the vote may count. `rejectedBecause` is absent when it may. */
 export interface VoterJudgement {
   /** The verified principal, or `unverified` when the token was rejected. */
   approver: string;

@@ -237,8 +237,8 @@ export function buildCli(): Command {
 }
 
 /**
- * Adds `approve` or `deny`; a denial must give a reason, an approval may. The voter is whoever the identity
- * token proves, checked by the workflow under the same rules as a Slack click.
+ * Adds `approve` or `deny`. A denial must give a reason, and an approval may. The voter is the identity that
+ * the token proves, checked by the workflow under the same rules as a Slack click.
  */
 function addVoteCommand(program: Command, kind: 'approve' | 'deny'): void {
   const command = program

@@ -8,7 +8,7 @@
  * 2. The click is acknowledged at once, inside Slack's three seconds; everything after runs after the response.
  * 3. The Slack team and user ids are resolved to an approver identity through the approver directory.
  * 4. The app mints a vote token for that approver, bound to this request and decision, and sends the vote
- *    update. The workflow verifies the token and applies every rule; the answer comes back as an ephemeral reply.
+ *    update. The workflow verifies the token and applies every rule; the result comes back as an ephemeral reply.
  *
  * The vote token is why a Temporal client cannot claim a Slack user's vote: the worker trusts this app's signing
  * key as an identity issuer, and the key never leaves this process.
@@ -102,10 +102,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     receiver,
     logger: boltLogger,
     clientOptions: { slackApiUrl: options.apiUrl },
-    // Checking the token at start would call auth.test before the first click; a bad token shows on first use.
+    // Bolt calls auth.test on the first request instead of at start, so the app starts while Slack is
+    // unreachable. A bad bot token therefore shows at the first click.
     tokenVerificationEnabled: false,
-    botId: 'B0JITACCESS',
-    botUserId: 'U0JITACCESS',
   });
 
   app.use(replayGuard(options.logger));
@@ -273,7 +272,7 @@ async function mintVoteToken(options: SlackAppOptions, subject: string, requestI
     .sign(key);
 }
 
-/** Turns a vote's answer into the sentence the clicker sees. */
+/** Turns a vote's outcome into the sentence the clicker sees. */
 export function describeAnswer(decision: 'approve' | 'deny', answer: VoteAnswer): string {
   const noun = decision === 'approve' ? 'approval' : 'denial';
   if (!answer.accepted) return `Your ${noun} was not accepted: ${sentence(answer.reason)}`;

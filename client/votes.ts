@@ -7,7 +7,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 
 import { statusQuery, voteUpdate, type Phase, type VoteInput, type VoteResult } from '../workflows/definitions';
 
-/** The answer to a vote: the workflow's result, or a refusal that never reached the ballot. */
+/** The outcome of a vote: the workflow's result, or a rejection that never reached the ballot. */
 export type VoteAnswer =
   | ({ accepted: true } & VoteResult)
   | {
@@ -19,8 +19,8 @@ export type VoteAnswer =
     };
 
 /**
- * Sends `input` to the request's vote update and waits for the answer. `updateId` makes delivery idempotent:
- * a second call with the same id, say a redelivered Slack click, returns the first answer and records nothing.
+ * Sends `input` to the request's vote update and waits for the result. `updateId` makes delivery idempotent:
+ * a second call with the same id, say a redelivered Slack click, returns the first result and records nothing.
  */
 export async function castVote(client: Client, requestId: string, input: VoteInput, options: { updateId?: string } = {}): Promise<VoteAnswer> {
   const handle = client.workflow.getHandle(requestId);

@@ -14,7 +14,7 @@ import { statusQuery } from '../workflows/definitions';
 import type { WorkerSettings } from '../worker/settings';
 import { startCodecServer } from '../worker/codec-server';
 import { startTestIssuer, type TestIssuer } from './helpers/issuer';
-import { eventually, loadStackEnv, spawnWorkerProcess, workerSettings, type WorkerProcess } from './helpers/stack';
+import { connectTestEnvironment, eventually, loadStackEnv, spawnWorkerProcess, workerSettings, type WorkerProcess } from './helpers/stack';
 
 describe('payload codec', () => {
   const key = () => randomBytes(32).toString('base64');
@@ -103,10 +103,7 @@ describe('secrets in history and logs', () => {
   before(async () => {
     issuer = await startTestIssuer();
     settings = workerSettings(issuer);
-    env = await TestWorkflowEnvironment.createFromExistingServer({
-      address: settings.TEMPORAL_ADDRESS,
-      client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
-    });
+    env = await connectTestEnvironment(settings);
     worker = await spawnWorkerProcess(settings, 'debug');
   });
 

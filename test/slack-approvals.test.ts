@@ -98,7 +98,7 @@ async function requestMessage(requestId: string): Promise<{ channel: string; ts:
   return { channel: String(call.result.channel), ts: String(call.result.ts), call };
 }
 
-/** Sends a click as `user` and returns the HTTP answer and the delivery, so it can be sent again. */
+/** Sends a click as `user` and returns the HTTP response and the delivery, so it can be sent again. */
 async function click(url: string, actionId: string, user: string, requestId: string, message: { channel: string; ts: string }) {
   const delivery = signInteraction(
     buttonClick({ actionId, requestId, user, team: TEAM, channel: message.channel, messageTs: message.ts }),
@@ -162,7 +162,7 @@ describe('Slack approvals', () => {
     assert.ok(logLines.some((line) => line.includes('replayed delivery')), 'the replay is logged');
 
     // Slack's own retry carries the same payload with a new timestamp and signature. The update id, taken from
-    // the click's action_ts, makes Temporal return the first answer without recording a vote.
+    // the click's action_ts, makes Temporal return the first result without recording a vote.
     const retried = signInteraction(JSON.parse(new URLSearchParams(first.delivery.body).get('payload')!) as object, { signingSecret: SIGNING_SECRET, timestamp: Math.floor(Date.now() / 1000) + 1 });
     assert.equal((await deliver(eventsUrl, { ...retried, headers: { ...retried.headers, 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } })).status, 200);
     assert.equal(await nextReply('U0ALICE', 2), 'Your approval counted: 1 of 2.');
@@ -223,7 +223,7 @@ describe('Slack approvals', () => {
     assert.equal(hasButtons(grantedEdit), false);
     assert.ok(String(grantedEdit.args.text).includes(`until ${granted.grant!.expiresAt}`));
 
-    // A click after the decision gets a plain answer.
+    // A click after the decision gets a plain reply.
     await click(eventsUrl, APPROVE_ACTION, 'U0CAROL', handle.workflowId, message);
     assert.equal(await nextReply('U0CAROL', 0), 'Your approval was not accepted: the request is granted, not waiting for approval.');
 

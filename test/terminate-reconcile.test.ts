@@ -8,9 +8,8 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
-import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
-import { eventually, liveDatabaseLeases, liveDatabaseUsers, stackTool, startHarness, type Harness } from './helpers/stack';
+import { eventually, liveDatabaseLeases, liveDatabaseUsers, stackTool, startHarness, startStagingGrant, type Harness } from './helpers/stack';
 
 const run = promisify(execFile);
 let harness: Harness;
@@ -27,20 +26,7 @@ after(async () => {
 describe('workflow terminated from the CLI', () => {
   it('is revoked by the scheduled reconciler', async () => {
     for (let trial = 1; trial <= CHAOS_TRIALS; trial += 1) {
-      const handle = await startAccessRequest(
-        harness.env.client,
-        {
-          identityToken: await harness.issuer.mint('ci:deploy-pipeline'),
-          entitlement: 'orders-db-staging-auto',
-          environment: 'staging',
-          durationSeconds: 120,
-          reason: 'a grant an operator terminates',
-          ticket: 'OPS-9',
-        },
-        { taskQueue: harness.settings.JIT_TASK_QUEUE },
-      );
-      const granted = await waitForDecision(handle);
-      assert.equal(granted.phase, 'granted');
+      const { handle, granted } = await startStagingGrant(harness, 120, 'a grant an operator terminates');
 
       await run(stackTool('TEMPORAL_BIN'), [
         'workflow', 'terminate',

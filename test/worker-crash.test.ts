@@ -9,13 +9,12 @@ import { after, before, describe, it } from 'node:test';
 
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 
-import { jitDataConverter } from '../client/codec';
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { statusQuery, type AccessRequestStatus } from '../workflows/definitions';
 import type { WorkerSettings } from '../worker/settings';
 import { startTestIssuer, type TestIssuer } from './helpers/issuer';
 import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
-import { eventually, liveDatabaseUsers, spawnWorkerProcess, workerSettings } from './helpers/stack';
+import { connectTestEnvironment, eventually, liveDatabaseUsers, spawnWorkerProcess, workerSettings } from './helpers/stack';
 
 let issuer: TestIssuer;
 let settings: WorkerSettings;
@@ -31,10 +30,7 @@ async function spawnWorker(): Promise<ChildProcess> {
 before(async () => {
   issuer = await startTestIssuer();
   settings = workerSettings(issuer);
-  env = await TestWorkflowEnvironment.createFromExistingServer({
-    address: settings.TEMPORAL_ADDRESS,
-    client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
-  });
+  env = await connectTestEnvironment(settings);
 });
 
 after(async () => {

@@ -13,7 +13,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 
 import type { CrashPoint } from '../activities/crash-points';
-import { jitDataConverter } from '../client/codec';
 import { startAccessRequest, waitForDecision } from '../client/sdk';
 import { castVote } from '../client/votes';
 import { grantRoleName, releaseSignal, statusQuery, type AccessRequestStatus } from '../workflows/definitions';
@@ -21,7 +20,7 @@ import type { AccessRequestInput } from '../workflows/request';
 import type { WorkerSettings } from '../worker/settings';
 import { CHAOS_TRIALS, recordTrial } from './helpers/chaos';
 import { startTestIssuer, type TestIssuer } from './helpers/issuer';
-import { eventually, liveDatabaseLeases, spawnWorkerProcess, workerSettings } from './helpers/stack';
+import { connectTestEnvironment, eventually, liveDatabaseLeases, spawnWorkerProcess, workerSettings } from './helpers/stack';
 
 let issuer: TestIssuer;
 let settings: WorkerSettings;
@@ -31,10 +30,7 @@ const children: ChildProcess[] = [];
 before(async () => {
   issuer = await startTestIssuer();
   settings = workerSettings(issuer);
-  env = await TestWorkflowEnvironment.createFromExistingServer({
-    address: settings.TEMPORAL_ADDRESS,
-    client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
-  });
+  env = await connectTestEnvironment(settings);
 });
 
 after(async () => {

@@ -67,7 +67,7 @@ const { evaluatePolicy, issueCredential } = proxyActivities<Activities>({
 /**
  * Revocation never gives up: no attempt limit, and a short maximum interval so that access ends soon after
  * Vault or PostgreSQL come back. Vault also ends the lease at its TTL if every attempt fails. The activities
- * heartbeat every second, so an attempt whose worker died is retried after the 3 s heartbeat timeout; that
+ * heartbeat every second, so an attempt whose worker died is retried after the 3 s heartbeat timeout. That
  * bounds the revocation lag after a crash. A single Vault request times out after 10 s.
  */
 const { revokeCredential, verifyRevocation } = proxyActivities<Activities>({
@@ -108,7 +108,7 @@ export async function accessRequest(input: unknown): Promise<AccessRequestStatus
   const message = new RequestMessage(status);
   /**
    * Ends the request in a final phase other than revoked and shows that on the Slack message. Votes still being
-   * judged finish first, so each voter gets an answer rather than an error.
+   * judged finish first, so each voter gets a result rather than an error.
    */
   const end = async (phase: Phase, outcome: string): Promise<AccessRequestStatus> => {
     finish(status, phase, outcome);

@@ -25,7 +25,7 @@ const { judgeVoter } = proxyActivities<Activities>({
   retry: { initialInterval: '500 milliseconds', maximumInterval: '2 seconds', maximumAttempts: 3 },
 });
 
-/** How the wait for approval ended. */
+/** The outcome of the wait for approval. */
 export type ApprovalOutcome =
   | { kind: 'approved' }
   | { kind: 'denied'; by: ApprovalVote }

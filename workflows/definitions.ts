@@ -119,14 +119,14 @@ export interface VoteInput {
   identityToken: string;
   /** Required for a denial, optional for an approval. */
   reason?: string;
-  /** Where the vote came from, for the record. */
+  /** The vote's source, kept in the record. */
   via: 'slack' | 'cli' | 'api';
 }
 
-/** The answer to a vote, returned to the voter at once. */
+/** The result of a vote, returned to the voter at once. */
 export interface VoteResult {
   counted: boolean;
-  /** Why the vote did not count; absent when it counted. */
+  /** The reason the vote did not count. Absent when it counted. */
   rejectedBecause?: string;
   /** The verified voter; `unverified` when the token was rejected. */
   approver: string;
@@ -142,13 +142,13 @@ export interface RecordedVote extends ApprovalVote {
   /** The reason a vote was not counted; absent when it counted. */
   rejectedBecause?: string;
   at: string;
-  /** Where the vote came from; absent for signals. */
+  /** The vote's source. Absent for signals. */
   via?: VoteInput['via'];
   /** The policy reasons that made the voter eligible or not, when policy was asked. */
   policyReasons?: string[];
 }
 
-/** Where the request's Slack message lives, so later updates edit it and replies go to its thread. */
+/** The location of the request's Slack message, so later edits replace it and replies go to its thread. */
 export interface SlackMessageRef {
   channel: string;
   ts: string;
@@ -180,7 +180,7 @@ export interface RevocationRecord {
   checks: string[];
   /** The event that ended the window. */
   cause: 'window-ended' | 'released' | 'revoked-by-operator' | 'cancelled';
-  /** Who released or revoked, for those causes. */
+  /** The identity that released or revoked, for those two causes. */
   by?: string;
 }
 
@@ -218,10 +218,10 @@ export function grantRoleName(requestId: string): string {
 }
 
 /**
- * Cast a vote and get the answer at once. The validator rejects votes that cannot count whatever the voter is
- * (the request is not waiting for approval, a denial without a reason); the handler verifies the identity
- * token, asks policy whether the voter may approve now, and records the vote. Give each delivery an update id
- * derived from its source, such as Slack's action timestamp, so a redelivery returns the first answer.
+ * Cast a vote and get the result at once. The validator rejects a vote that cannot count for any voter: the
+ * request is not waiting for approval, or a denial has no reason. The handler verifies the identity token, asks
+ * policy whether the voter may approve now, and records the vote. Give each delivery an update id derived from
+ * its source, such as Slack's action timestamp, so a redelivery returns the first result.
  */
 export const voteUpdate = defineUpdate<VoteResult, [VoteInput]>('vote');
 

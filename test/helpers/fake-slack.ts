@@ -2,7 +2,7 @@
  * A local stand-in for Slack in tests, on 127.0.0.1 only.
  *
  * `startFakeSlack` plays the Slack Web API for the methods jit-access calls (`chat.postMessage`,
- * `chat.update`, `chat.postEphemeral`, `users.info`, `views.open`, `auth.test`). It answers in Slack's wire
+ * `chat.update`, `chat.postEphemeral`, `users.info`, `views.open`, `auth.test`). It responds in Slack's wire
  * format: HTTP 200 with `ok: false` and an error code for failures, form or JSON request bodies, a bearer
  * token. Every call is recorded. `sendInteraction` plays Slack's side of interactivity: it signs a payload with
  * the app's signing secret the way Slack does and posts it to the app's endpoint.
@@ -15,9 +15,9 @@ export interface SlackCall {
   method: string;
   args: Record<string, unknown>;
   token: string | undefined;
-  /** The fake's answer. */
+  /** The fake's response body. */
   result: Record<string, unknown>;
-  /** When the fake finished answering, in epoch milliseconds. */
+  /** When the fake sent its response, in epoch milliseconds. */
   answeredAt: number;
 }
 

@@ -68,6 +68,14 @@ export function workerSettings(issuer: TestIssuer, overrides: Partial<WorkerSett
   };
 }
 
+/** Connects a client environment to the stack's Temporal server, with the payload codec of `settings`. */
+export function connectTestEnvironment(settings: WorkerSettings): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createFromExistingServer({
+    address: settings.TEMPORAL_ADDRESS,
+    client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
+  });
+}
+
 /** A connected test environment, a test issuer and a running worker; call `stop` in `after`. */
 export interface Harness {
   env: TestWorkflowEnvironment;
@@ -83,10 +91,7 @@ export async function startHarness(overrides: Partial<WorkerSettings> = {}): Pro
   const issuer = await startTestIssuer();
   const settings = workerSettings(issuer, overrides);
   installTemporalLogging();
-  const env = await TestWorkflowEnvironment.createFromExistingServer({
-    address: settings.TEMPORAL_ADDRESS,
-    client: { dataConverter: jitDataConverter(settings.JIT_CODEC_KEYS) },
-  });
+  const env = await connectTestEnvironment(settings);
   const { worker, connection, policy, temporal } = await createJitWorker(settings);
   const running = runWorker(worker);
   return {
@@ -113,8 +118,8 @@ function runWorker(worker: Worker): Promise<void> {
 }
 
 /**
- * Votes on a request as `principal`, proven by a token from the test issuer, the way `jit approve` does.
- * People carry their directory groups in the token only when `groups` is given.
+ * Votes on a request as `principal`, proven by a token from the test issuer, the way `jit approve` does. The
+ * token names no groups, so the approver directory alone decides the voter's groups.
  */
 export async function voteAs(
   harness: Harness,
